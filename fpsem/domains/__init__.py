@@ -1,0 +1,1 @@
+"""Number domains. Each module registers one family; see fpsem.registry."""
