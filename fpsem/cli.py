@@ -1,0 +1,128 @@
+"""The `fpsem` command line (click + rich).
+
+User errors (unknown names, bad shapes, malformed files, unsupported options)
+print one line on stderr and exit with status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .errors import FpsemError
+
+# subcommands that live with the code they drive: name -> (module, attribute)
+LAZY = {
+    "run": ("fpsem.models.cli", "run_cmd"),
+    "models": ("fpsem.models.cli", "models_cmd"),
+    "audit": ("fpsem.bridges.cli", "audit_cmd"),
+    "envelope": ("fpsem.bridges.cli", "envelope_cmd"),
+    "bestiary": ("fpsem.models.bestiary.cli", "bestiary_cmd"),
+}
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | {k for k in LAZY if self._lazy(k)})
+
+    def _lazy(self, name):
+        mod, attr = LAZY[name]
+        try:
+            return getattr(importlib.import_module(mod), attr)
+        except (ModuleNotFoundError, AttributeError):
+            return None
+
+    def get_command(self, ctx, name):
+        cmd = super().get_command(ctx, name)
+        if cmd is None and name in LAZY:
+            cmd = self._lazy(name)
+        return cmd
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fpsem")
+def cli():
+    """fpsem: what a network really computes in floating point."""
+
+
+@cli.command("domains")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def domains_cmd(as_json):
+    """List every domain, its options and whether it is available here."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .registry import DOMAINS, availability, domain_class
+
+    rows = []
+    for name, (_, _, desc) in DOMAINS.items():
+        ok, why = availability(name)
+        opts = {}
+        if ok or "not yet available" not in why:
+            try:
+                opts = {k: str(v) for k, v in domain_class(name).OPTIONS.items()}
+            except FpsemError:
+                pass
+        rows.append({"name": name, "available": ok, "reason": why, "description": desc, "options": opts})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    t = Table(title="fpsem domains")
+    for col in ("domain", "available", "options (defaults)", "what it is"):
+        t.add_column(col)
+    for r in rows:
+        avail = "[green]yes[/]" if r["available"] else f"[red]no[/]: {r['reason']}"
+        t.add_row(r["name"], avail, ", ".join(f"{k}={v}" for k, v in r["options"].items()), r["description"])
+    Console().print(t)
+
+
+@cli.command("ops")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.argument("name", required=False)
+def ops_cmd(as_json, name):
+    """List every op and the primitives it uses (traced on sample inputs)."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .introspect import op_table
+
+    rows = op_table(name)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    t = Table(title="fpsem ops")
+    for col in ("op", "group", "primitives used", "computes"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["name"], r["group"], " ".join(r["primitives"]), r["summary"])
+    Console().print(t)
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, prog_name="fpsem", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("fpsem: aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.ClickException as e:
+        e.show()
+        sys.exit(2 if isinstance(e, click.UsageError) else e.exit_code)
+    except FpsemError as e:
+        click.echo(f"fpsem: error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("fpsem: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The op registry: each op is a plain function `f(D, *args, **kw)` registered by name.
+
+A domain may provide a fused native implementation of a whole op (D.fused(name));
+the generic decomposition stays the meaning and is kept as `op.generic`, so the
+bridge and the tests can check the override against it.
+"""
+from __future__ import annotations
+
+import functools
+from fractions import Fraction
+
+OPS = {}
+
+
+def op(fn=None, *, name=None, group="misc"):
+    def deco(f):
+        nm = name or f.__name__
+
+        @functools.wraps(f)
+        def wrapper(D, *args, **kwargs):
+            fused = D.fused(nm)
+            if fused is not None:
+                return fused(*args, **kwargs)
+            return f(D, *args, **kwargs)
+
+        wrapper.generic = f
+        wrapper.op_name = nm
+        wrapper.group = group
+        OPS[nm] = wrapper
+        return wrapper
+    return deco(fn) if fn is not None else deco
+
+
+def c(D, value):
+    """An exact constant in D (int, Fraction or decimal string)."""
+    return D.const(value)
+
+
+def inv(n):
+    return Fraction(1, int(n))
+
+
+# Irrational constants as decimal strings of 50 digits: the real model is defined
+# with these exact rationals (|error| < 1e-49), and every domain rounds them once.
+PI = "3.1415926535897932384626433832795028841971693993751"
+SQRT_2_OVER_PI = "0.79788456080286535587989211986876373695171726232986"
+INV_SQRT2 = "0.70710678118654752440084436210484903928483593768847"
+LN2 = "0.69314718055994530941723212145817656807550013436026"
+LOG2E = "1.4426950408889634073599246810018921374266459541530"
