@@ -1,0 +1,39 @@
+"""fpsem.models: GPT-2 and a zoo of small models, each written once with fpsem.ops.
+
+    >>> import fpsem, fpsem.models as M
+    >>> m = M.get_model("gpt2")                  # tiny config, seeded random weights
+    >>> logits = m.forward(fpsem.domain("float32"), *m.default_inputs())
+
+Every model has `.name`, `.config` (a dataclass), `.params` (name -> float32 array,
+the exact values every domain starts from), `.n_params`, `.default_inputs()`,
+`.forward(D, *inputs)`, `.is_rational` and `.decision_axis`.
+"""
+from __future__ import annotations
+
+from fpsem.errors import FpsemError
+
+from .base import Model
+from .gpt2 import CONFIGS as GPT2_CONFIGS
+from .gpt2 import GPT2, GPT2Config
+from .zoo import ZOO_MODELS
+
+#: model name -> model class
+ZOO = {"gpt2": GPT2, **ZOO_MODELS}
+
+
+def get_model(name, config=None, weights=None, seed=0):
+    """A model by name: `config` a preset name, dict of overrides or config
+    dataclass; `weights` a checkpoint path (gpt2 only); `seed` for random weights."""
+    if isinstance(name, Model):
+        return name
+    if name not in ZOO:
+        raise FpsemError(f"unknown model {name!r}; known: {', '.join(ZOO)}")
+    if weights is not None:
+        if name != "gpt2":
+            raise FpsemError(f"model {name!r} has no checkpoint loader; --weights is for gpt2")
+        from .weights import load_gpt2
+        return load_gpt2(weights, config)
+    return ZOO[name](config=config, seed=seed)
+
+
+__all__ = ["ZOO", "get_model", "Model", "GPT2", "GPT2Config", "GPT2_CONFIGS"]

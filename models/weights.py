@@ -1,0 +1,201 @@
+"""Hugging Face GPT-2 checkpoints: model.safetensors (+ config.json) -> GPT2.
+
+Accepted: a `model.safetensors` file, or a directory holding `model.safetensors`
+and usually `config.json` (and, for the tokenizer, `vocab.json` + `merges.txt`).
+Parameter names are HF's, with or without the `transformer.` prefix; weights in
+GPT-2's Conv1D layout (in, out). The LM head is tied to `wte`: an `lm_head.weight`
+that differs from `wte.weight` is refused. The attention-mask buffers some
+checkpoints carry (`attn.bias`, `attn.masked_bias`) are ignored. float16, bfloat16
+and float32 tensors are accepted; float16/bfloat16 widen to float32 exactly, and a
+float64 tensor is rounded to float32 once (said in the warnings).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import struct
+
+import numpy as np
+
+from fpsem.errors import WeightsError
+
+from .gpt2 import CONFIGS, GPT2, GPT2Config, param_shapes
+
+#: n_embd -> n_head of the published GPT-2 sizes (used when config.json is absent)
+_HEADS = {768: 12, 1024: 16, 1280: 20, 1600: 25}
+_IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
+
+
+def _read_safetensors(path):
+    """name -> numpy array (float32 for float tensors)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) != 8:
+                raise WeightsError(f"{path}: not a safetensors file (too short)")
+            (n,) = struct.unpack("<Q", head)
+            if n > 100_000_000:
+                raise WeightsError(f"{path}: not a safetensors file (header length {n})")
+            header = json.loads(f.read(n))
+    except OSError as e:
+        raise WeightsError(f"cannot read weights {path}: {e.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise WeightsError(f"{path}: not a safetensors file (bad header)") from None
+    dtypes = {v.get("dtype") for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+    if "BF16" in dtypes:
+        return _read_raw(path, header, 8 + n)
+    try:
+        from safetensors.numpy import load_file
+        return load_file(path)
+    except Exception as e:  # safetensors raises its own error types
+        raise WeightsError(f"{path}: cannot load safetensors ({str(e).splitlines()[0]})") from None
+
+
+_RAW = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32,
+        "U8": np.uint8, "I8": np.int8, "BOOL": np.bool_}
+
+
+def _read_raw(path, header, start):
+    """Minimal safetensors reader for what numpy cannot name (bfloat16)."""
+    out = {}
+    with open(path, "rb") as f:
+        for name, meta in header.items():
+            if name == "__metadata__":
+                continue
+            a, b = meta["data_offsets"]
+            f.seek(start + a)
+            buf = f.read(b - a)
+            dt = meta["dtype"]
+            if dt == "BF16":
+                u = np.frombuffer(buf, dtype="<u2").astype(np.uint32) << 16
+                arr = u.view(np.float32)
+            elif dt in _RAW:
+                arr = np.frombuffer(buf, dtype=np.dtype(_RAW[dt]).newbyteorder("<"))
+            else:
+                raise WeightsError(f"{path}: tensor {name} has unsupported dtype {dt}")
+            out[name] = arr.reshape(meta["shape"])
+    return out
+
+
+def _config_from_json(path, tensors):
+    try:
+        with open(path, encoding="utf-8") as f:
+            cj = json.load(f)
+    except OSError as e:
+        raise WeightsError(f"cannot read {path}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise WeightsError(f"{path}: not valid JSON ({e.msg})") from None
+    act = cj.get("activation_function", "gelu_new")
+    if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+        raise WeightsError(f"{path}: activation_function {act!r} is not GPT-2's tanh GELU")
+    for flag in ("scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"):
+        if cj.get(flag):
+            raise WeightsError(f"{path}: {flag}=true is not supported")
+    if cj.get("scale_attn_weights") is False:
+        raise WeightsError(f"{path}: scale_attn_weights=false is not supported")
+    try:
+        eps = cj.get("layer_norm_epsilon", 1e-5)
+        return GPT2Config(
+            n_layer=int(cj.get("n_layer", cj.get("num_hidden_layers"))),
+            n_embd=int(cj.get("n_embd", cj.get("hidden_size"))),
+            n_head=int(cj.get("n_head", cj.get("num_attention_heads"))),
+            n_positions=int(cj.get("n_positions", cj.get("max_position_embeddings", 1024))),
+            vocab_size=int(cj.get("vocab_size")),
+            layer_norm_epsilon=repr(float(eps)),
+            preset="checkpoint",
+        )
+    except (TypeError, ValueError):
+        raise WeightsError(f"{path}: missing or malformed GPT-2 size fields") from None
+
+
+def _infer_config(tensors, hint=None):
+    if "wte.weight" not in tensors or "wpe.weight" not in tensors:
+        raise WeightsError("checkpoint has no wte.weight / wpe.weight: not a GPT-2 checkpoint")
+    V, C = tensors["wte.weight"].shape
+    P = tensors["wpe.weight"].shape[0]
+    layers = {int(k.split(".")[1]) for k in tensors if k.startswith("h.") and k.split(".")[1].isdigit()}
+    L = max(layers) + 1 if layers else 0
+    if hint is not None and hint.n_embd == C:
+        H = hint.n_head
+    else:
+        H = _HEADS.get(C, max(1, C // 64))
+    return GPT2Config(n_layer=L, n_embd=C, n_head=H, n_positions=P, vocab_size=V, preset="checkpoint")
+
+
+def normalize_names(tensors, path="checkpoint"):
+    """Strip `transformer.` (or `model.transformer.`), drop mask buffers, check lm_head."""
+    out = {}
+    lm_head = None
+    for k, v in tensors.items():
+        name = k
+        for pre in ("model.transformer.", "transformer."):
+            if name.startswith(pre):
+                name = name[len(pre):]
+                break
+        if name in ("lm_head.weight", "model.lm_head.weight"):
+            lm_head = v
+            continue
+        if name.endswith(_IGNORED_SUFFIXES):
+            continue
+        if name in out:
+            raise WeightsError(f"{path}: parameter {name} appears twice (with and without prefix)")
+        out[name] = v
+    if lm_head is not None and "wte.weight" in out:
+        if lm_head.shape != out["wte.weight"].shape or not np.array_equal(lm_head, out["wte.weight"]):
+            raise WeightsError(f"{path}: lm_head.weight differs from wte.weight; GPT-2's LM head is tied")
+    return out
+
+
+def load_gpt2(path, config=None):
+    """A GPT2 model from a HF checkpoint file or directory. `config` (a preset name
+    or GPT2Config) only supplies n_head when there is no config.json."""
+    if not os.path.exists(path):
+        raise WeightsError(f"weights not found: {path}")
+    cfg_json = None
+    if os.path.isdir(path):
+        st = os.path.join(path, "model.safetensors")
+        if not os.path.isfile(st):
+            raise WeightsError(f"{path}: directory has no model.safetensors")
+        cj = os.path.join(path, "config.json")
+        cfg_json = cj if os.path.isfile(cj) else None
+    else:
+        st = path
+        cj = os.path.join(os.path.dirname(os.path.abspath(path)), "config.json")
+        cfg_json = cj if os.path.isfile(cj) else None
+    tensors = normalize_names(_read_safetensors(st), st)
+    hint = CONFIGS.get(config) if isinstance(config, str) else config
+    cfg = _config_from_json(cfg_json, tensors) if cfg_json else _infer_config(tensors, hint)
+    shapes = param_shapes(cfg)
+    params = {}
+    for k, shape in shapes.items():
+        if k not in tensors:
+            raise WeightsError(f"{st}: missing parameter {k} for {cfg.n_layer} layers")
+        a = tensors[k]
+        if a.dtype.kind != "f":
+            raise WeightsError(f"{st}: parameter {k} has non-float dtype {a.dtype}")
+        if tuple(a.shape) != shape:
+            raise WeightsError(f"{st}: parameter {k} has shape {tuple(a.shape)}, expected {shape}"
+                               + (" (config.json and tensors disagree)" if cfg_json else ""))
+        params[k] = np.ascontiguousarray(a, dtype=np.float32)
+    extra = sorted(set(tensors) - set(shapes))
+    if extra:
+        raise WeightsError(f"{st}: unexpected parameter {extra[0]} ({len(extra)} unexpected)")
+    return GPT2(cfg, params, source=os.path.abspath(path))
+
+
+def save_gpt2(model, path, prefix="transformer."):
+    """Write a model's parameters as a HF-named safetensors file (for tests and export)."""
+    from safetensors.numpy import save_file
+    save_file({prefix + k: np.ascontiguousarray(v) for k, v in model.params.items()}, path)
+
+
+def write_config_json(cfg, path):
+    with open(path, "w") as f:
+        json.dump({"model_type": "gpt2", "n_layer": cfg.n_layer, "n_embd": cfg.n_embd,
+                   "n_head": cfg.n_head, "n_positions": cfg.n_positions, "n_ctx": cfg.n_positions,
+                   "vocab_size": cfg.vocab_size, "layer_norm_epsilon": float(cfg.layer_norm_epsilon),
+                   "activation_function": "gelu_new"}, f, indent=1)
+
+
+__all__ = ["load_gpt2", "save_gpt2", "write_config_json", "normalize_names", "dataclasses"]

@@ -1,0 +1,1 @@
+ZOO_MODELS = {}
