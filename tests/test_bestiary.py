@@ -159,3 +159,11 @@ def test_unknown_name_exit_code_two():
     with pytest.raises(SystemExit) as ex:
         main(["bestiary", "nosuchnet"])
     assert ex.value.code == 2
+
+
+def test_lookup_forgiving_but_not_ambiguous():
+    assert get("resnet50").name == "ResNet-50"
+    assert get("clip").name == "CLIP ViT-B/32"
+    assert get("gpt2").name == "GPT-2 small"
+    with pytest.raises(FpsemError):
+        get("resnet")  # five candidates

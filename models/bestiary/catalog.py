@@ -559,8 +559,14 @@ for _e in CATALOG.values():
 
 
 def get(name) -> Entry:
-    """Look an entry up by name (case, spaces and punctuation ignored)."""
-    e = _INDEX.get(_key(name))
+    """Look an entry up by name (case, spaces and punctuation ignored); a prefix that
+    names exactly one entry is accepted ('clip', 'detr')."""
+    k = _key(name)
+    e = _INDEX.get(k)
+    if e is None and k:
+        hits = {id(v): v for key, v in _INDEX.items() if key.startswith(k)}
+        if len(hits) == 1:
+            e = next(iter(hits.values()))
     if e is None:
         raise FpsemError(f"unknown architecture {name!r}; known: {', '.join(CATALOG)}")
     return e

@@ -87,7 +87,6 @@ class Layer:
     """Base of every record. Subclasses are frozen dataclasses."""
 
     kind: ClassVar[str] = "layer"
-    executable: ClassVar[bool] = False  # an fpsem op exists for this kind as a whole
 
     def parts(self):
         """Primitive parts, applied in sequence (composites override)."""
@@ -128,7 +127,6 @@ class Layer:
 @dataclass(frozen=True)
 class Conv2d(Layer):
     kind: ClassVar[str] = "conv2d"
-    executable: ClassVar[bool] = True
     cin: int
     cout: int
     k: int
@@ -236,7 +234,6 @@ class LayerNorm(Layer):
     """LayerNorm over `dim`: the last axis of tokens, the channel axis of an image
     (ConvNeXt, SAM's LayerNorm2d). rms=True: RMSNorm (scale only)."""
     kind: ClassVar[str] = "layer_norm"
-    executable: ClassVar[bool] = True
     dim: int
     bias: bool = True
     rms: bool = False
@@ -257,7 +254,6 @@ class Dense(Layer):
     """y = x W + b on the last axis. tied=True: the weight is shared with an embedding
     (GPT-2's output layer) and not counted again."""
     kind: ClassVar[str] = "dense"
-    executable: ClassVar[bool] = True
     fin: int
     fout: int
     bias: bool = True
@@ -277,7 +273,6 @@ class Dense(Layer):
 @dataclass(frozen=True)
 class MaxPool(Layer):
     kind: ClassVar[str] = "max_pool"
-    executable: ClassVar[bool] = True
     k: int
     stride: int | None = None
     pad: int = 0
@@ -375,7 +370,6 @@ class RBFOutput(Layer):
 @dataclass(frozen=True)
 class GlobalAvgPool(Layer):
     kind: ClassVar[str] = "global_avg_pool"
-    executable: ClassVar[bool] = True
     label: str = ""
 
     def params(self):
@@ -438,7 +432,6 @@ class TokenPool(Layer):
 @dataclass(frozen=True)
 class Embedding(Layer):
     kind: ClassVar[str] = "embedding"
-    executable: ClassVar[bool] = True
     vocab: int
     dim: int
     label: str = ""
