@@ -1,0 +1,276 @@
+"""A-priori (standard-model) bounds for tapped nodes, found by watching `dot`.
+
+A float domain is wrapped in a *probed* twin: a dynamically made subclass of
+its own class (same options, same state, `isinstance` still true) whose `dot`
+and `add` note what they computed. When a model taps a value that is the
+result of the last top-level `dot` (a matmul of length k in order o), or of
+that dot plus one `add` (a bias), the node gets
+
+    local bound_ij = gamma_r(fmt) * (|A| @ |B|)_ij + 2 k eta           (dot)
+                   + u/(1-u) |y_ij|                                     (+ bias)
+
+with r = o.roundings(k, dot=True) (Higham, ASNA 2nd ed., eq. 3.5 and Thm 3.1/4.3
+for any fixed order; eq. 2.8 for the underflow term eta), u the unit roundoff
+of the domain's rounding, and y the rounded sum. This bounds the error the node
+itself commits given the float inputs it actually received: it is a *local*
+bound. The matching observation is the local error |fl(A@B [+ b]) - (A@B [+ b])|
+against a double-double evaluation of the same float inputs, so
+observed/a-priori <= 1 is a theorem the audit and the tests check.
+
+Honesty rules: a node that is not such a value gets no a-priori bound (None);
+so does a domain whose `dot` accuracy is not 'ordered'/'correctly_rounded'/
+'exact' (e.g. declared 'unspecified'), whose `add` is not correctly rounded
+(for the bias step), or that is not a point float domain with a format.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from fpsem.bounds import eta as _eta
+from fpsem.bounds import gamma, unit_roundoff
+from fpsem.errors import FpsemError
+
+from ._num import INF, compensated_dot, frac_up, two_sum, up
+
+#: above this many multiply-adds a dot's local observation is taken on a row sample
+LOCAL_WORK_CAP = 4_000_000
+
+_OK_DOT = ("ordered", "correctly_rounded", "exact")
+_OK_ADD = ("correctly_rounded", "exact")
+
+
+@dataclass
+class _DotNote:
+    k: int
+    order: object
+    S: np.ndarray              # upper bound of |A| @ |B| (output shape)
+    ref_hi: np.ndarray | None  # double-double local reference (possibly on sampled rows)
+    ref_lo: np.ndarray | None
+    rows: np.ndarray | None    # sampled rows of the second-to-last axis, None = all
+    bias: bool = False
+    what: str = ""
+
+
+class ProbeState:
+    def __init__(self):
+        self.depth = 0
+        self.last_out = None
+        self.note = None
+        self.errors = []
+
+    def clear(self):
+        self.last_out = None
+        self.note = None
+
+
+_CLASSES = {}
+
+
+def probed(D):
+    """A twin of float domain D that notes its top-level dots, or D itself when
+    the domain cannot be twinned (then no node gets an a-priori bound)."""
+    cls = type(D)
+    if not getattr(D, "is_float", False) or getattr(D, "format", None) is None:
+        return D
+    if not hasattr(D, "__dict__"):
+        return D
+    P = _CLASSES.get(cls)
+    if P is None:
+        P = _make_class(cls)
+        _CLASSES[cls] = P
+    twin = object.__new__(P)
+    twin.__dict__.update(D.__dict__)
+    object.__setattr__(twin, "_probe", ProbeState())
+    return twin
+
+
+def _make_class(cls):
+    def dot(self, a, b, acc=None):
+        st = self._probe
+        if st.depth:
+            return cls.dot(self, a, b, acc)
+        st.depth += 1
+        try:
+            out = cls.dot(self, a, b, acc)
+        finally:
+            st.depth -= 1
+        try:
+            _note_dot(self, st, a, b, acc, out)
+        except Exception as e:  # a probe must never break the run it watches
+            st.clear()
+            st.errors.append(f"dot: {type(e).__name__}: {e}")
+        return out
+
+    def add(self, x, y):
+        st = self._probe
+        if st.depth:
+            return cls.add(self, x, y)
+        st.depth += 1
+        try:
+            out = cls.add(self, x, y)
+        finally:
+            st.depth -= 1
+        if st.last_out is not None and not st.note.bias and (x is st.last_out or y is st.last_out):
+            try:
+                _note_bias(self, st, y if x is st.last_out else x, out)
+            except Exception as e:
+                st.clear()
+                st.errors.append(f"add: {type(e).__name__}: {e}")
+        return out
+
+    def _guard(name):
+        def method(self, *a, **k):
+            st = self._probe
+            st.depth += 1
+            try:
+                return getattr(cls, name)(self, *a, **k)
+            finally:
+                st.depth -= 1
+        method.__name__ = name
+        return method
+
+    ns = {"dot": dot, "add": add, "__module__": __name__,
+          "__doc__": f"{cls.__name__} with a-priori bound probes on dot and add"}
+    # reductions implemented through add/dot must not look like top-level calls
+    for name in ("sum", "max"):
+        ns[name] = _guard(name)
+    return type("Probed" + cls.__name__, (cls,), ns)
+
+
+def _as_matmul_operands(A, B):
+    va, vb = A.ndim == 1, B.ndim == 1
+    if va:
+        A = A[None, :]
+    if vb:
+        B = B[:, None]
+    return A, B, va, vb
+
+
+def _squeeze_like(x, va, vb):
+    if va:
+        x = x[..., 0, :]
+    if vb:
+        x = x[..., 0]
+    return x
+
+
+def _note_dot(D, st, a, b, acc, out):
+    st.clear()
+    order = D._order("dot", acc)
+    A = np.asarray(D.to_float64(a), dtype=np.float64)
+    B = np.asarray(D.to_float64(b), dtype=np.float64)
+    A, B, va, vb = _as_matmul_operands(A, B)
+    k = A.shape[-1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        S = np.matmul(np.abs(A), np.abs(B))
+    # float64 evaluation of sum|a b|: relative error <= gamma_k(2**-53); widen by that
+    S = up(S * (1.0 + (k + 2) * 2.0 ** -52))
+    m, n = A.shape[-2], B.shape[-1]
+    batch = int(np.prod(np.broadcast_shapes(A.shape[:-2], B.shape[:-2]), dtype=np.int64))
+    rows = None
+    if batch * m * n * k > LOCAL_WORK_CAP and m > 1 and not (va or vb):
+        per_row = max(1, batch * n * k)
+        nrows = max(1, min(m, LOCAL_WORK_CAP // per_row))
+        rows = np.unique(np.concatenate([np.linspace(0, m - 1, nrows).astype(np.int64), [m - 1]]))
+    work = batch * (m if rows is None else len(rows)) * n * k
+    hi = lo = None
+    if work <= 4 * LOCAL_WORK_CAP:
+        hi, lo = compensated_dot(A, B, rows)
+        hi, lo = _squeeze_like(hi, va, vb), _squeeze_like(lo, va, vb)
+    S = _squeeze_like(S, va, vb)
+    st.last_out = out
+    st.note = _DotNote(k=k, order=order, S=S, ref_hi=hi, ref_lo=lo, rows=rows,
+                       what=f"dot(k={k}, order={order})")
+    if rows is not None:
+        st.note.what += f", local error observed on {len(rows)} of {m} rows"
+    elif hi is None:
+        st.note.what += ", local error not observed (too large)"
+
+
+def _note_bias(D, st, other, out):
+    note = st.note
+    Bv = np.asarray(D.to_float64(other), dtype=np.float64)
+    if note.ref_hi is not None:
+        if note.rows is not None and Bv.ndim > 1:
+            # a bias that is not a row vector cannot be cut to the sampled rows
+            note.ref_hi = note.ref_lo = None
+        else:
+            hi, e = two_sum(note.ref_hi, Bv)
+            note.ref_hi, note.ref_lo = hi, note.ref_lo + e
+    note.bias = True
+    note.what += " + bias"
+    st.last_out = out
+
+
+@dataclass
+class Apriori:
+    """A local a-priori bound for one node and the local observation it is checked by."""
+    bound: float            # max over elements of the per-element bound
+    ratio: float | None     # max over (observed) elements of local_observed / bound
+    observed: float | None  # max local observed error
+    what: str               # e.g. "dot(k=64, order=sequential) + bias"
+    gamma: float
+    roundings: int
+
+
+def _frac_float_up(q):
+    return frac_up(Fraction(q))
+
+
+def node_apriori(D, x, fvals):
+    """The Apriori of tapped value x in probed domain D, or None (see module doc).
+    fvals: D.to_float64(x) as float64."""
+    st = getattr(D, "_probe", None)
+    if st is None or st.last_out is None or x is not st.last_out:
+        return None
+    note = st.note
+    if D.accuracy("dot").kind not in _OK_DOT:
+        return None
+    if note.bias and D.accuracy("add").kind not in _OK_ADD:
+        return None
+    fmt = D.format
+    rounding = D.rounding
+    r = note.order.roundings(note.k, dot=True)
+    try:
+        g = gamma(r, fmt, rounding)
+    except FpsemError:
+        return None
+    gf = _frac_float_up(g)
+    if D.ftz or D.daz:
+        under = _frac_float_up(4 * note.k * fmt.min_normal)
+    else:
+        under = _frac_float_up(2 * note.k * _eta(fmt, rounding))
+    f = np.asarray(fvals, dtype=np.float64)
+    S = note.S
+    with np.errstate(over="ignore", invalid="ignore"):
+        bound = up(gf * S + under)
+        if note.bias:
+            u = unit_roundoff(fmt, rounding)
+            uf = _frac_float_up(u / (1 - u))
+            bound = up(bound + up(uf * np.abs(f)))
+    try:
+        bound = np.broadcast_to(bound, f.shape)
+    except ValueError:
+        return None
+    if not np.all(np.isfinite(bound)) or not np.all(np.isfinite(f)):
+        return Apriori(bound=INF, ratio=None, observed=None, what=note.what + " (non-finite)",
+                       gamma=float(gf), roundings=r)
+    ratio = observed = None
+    if note.ref_hi is not None:
+        if note.rows is None:
+            fs, bs = f, bound
+        else:
+            fs = np.take(f, note.rows, axis=-2)
+            bs = np.take(bound, note.rows, axis=-2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            hi = np.broadcast_to(note.ref_hi, fs.shape)
+            lo = np.broadcast_to(note.ref_lo, fs.shape)
+            obs = np.abs((fs - hi) - lo)
+        if obs.size:
+            observed = float(obs.max())
+            ratio = float((obs / bs).max())
+    return Apriori(bound=float(bound.max()) if bound.size else 0.0, ratio=ratio,
+                   observed=observed, what=note.what, gamma=float(gf), roundings=r)

@@ -1,0 +1,673 @@
+"""Error envelopes: node-by-node error of float runs against a reference.
+
+    >>> env = fpsem.envelope("gpt2", config="tiny")              # ieee32 vs interval
+    >>> env.nodes[:3], env.node("logits").bound_abs
+    >>> env.worst(5, by="ulp"); env.diverge(); env.decision()
+    >>> env.to_json(); env.table(); env.plot("envelope.png")
+
+For every node and every float domain: observed max/mean absolute error,
+relative error and error in ulps of the domain's format against the reference
+point (the exact value, the enclosure's midpoint, or another float run);
+`bound_abs`, a rigorous upper bound of |float - real| taken from the
+reference enclosure (None when the reference is itself a float domain: then
+the observations are labelled "vs <domain> (not rigorous)"); the local
+a-priori standard-model bound where the node is a dot product (+ bias), see
+fpsem.bridges.apriori; and a hash of the node's bits for cross-domain
+agreement.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from fpsem.errors import FpsemError
+from fpsem.registry import availability
+from fpsem.registry import domain as make_domain
+
+from . import apriori as _ap
+from ._num import INF, abs_diff_up, bits_hash, frac_up, ulp, ulp_lower, up
+from .record import ModelSpec, RefData, record, reference_data, reference_kind, resolve_model
+
+
+class UnknownNode(FpsemError, KeyError):
+    """A node name that the envelope did not record."""
+
+    def __str__(self):
+        return self.args[0] if self.args else "unknown node"
+
+
+BY = {"ulp": "max_ulp", "abs": "max_abs", "rel": "max_rel", "bound": "bound_abs",
+      "bound_ulp": "bound_ulp", "ratio": "apriori_ratio", "apriori": "apriori"}
+
+
+@dataclass
+class NodeStats:
+    """Statistics of one node of one float domain against the reference."""
+    name: str
+    domain: str
+    index: int
+    shape: tuple
+    size: int
+    reference: str
+    rigorous: bool               # bound_abs comes from a rigorous reference
+    nonfinite: int = 0           # elements that are inf/nan in the float run
+    max_abs: float = 0.0         # observed, vs reference point
+    mean_abs: float = 0.0
+    max_rel: float = 0.0         # over elements whose reference point is nonzero
+    mean_rel: float = 0.0
+    max_ulp: float = 0.0         # |f - ref| / ulp(ref) in the domain's format
+    mean_ulp: float = 0.0
+    bound_abs: float | None = None   # rigorous: |f - real| <= bound_abs for every element
+    bound_ulp: float | None = None   # rigorous, in ulps of the smallest |real| the enclosure allows
+    ref_width: float | None = None   # widest reference enclosure (hi - lo)
+    apriori: float | None = None     # local standard-model bound (max over elements)
+    apriori_ratio: float | None = None  # max local observed / local bound (<= 1 is a theorem)
+    apriori_observed: float | None = None
+    apriori_what: str | None = None
+    worst_index: tuple | None = None
+    worst_value: float | None = None
+    worst_ref: float | None = None
+    hash: str = ""
+
+    @property
+    def holds(self):
+        """The observed error is within the rigorous bound (None without one)."""
+        if self.bound_abs is None:
+            return None
+        return bool(self.max_abs <= self.bound_abs)
+
+    def to_dict(self):
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        d["worst_index"] = list(self.worst_index) if self.worst_index is not None else None
+        d["holds"] = self.holds
+        return {k: _jsonable(v) for k, v in d.items()}
+
+
+def _jsonable(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return "inf" if v > 0 else ("-inf" if v < 0 else "nan")
+    if isinstance(v, (np.floating,)):
+        return _jsonable(float(v))
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    return v
+
+
+def _fmax(a):
+    return float(np.max(a)) if a.size else 0.0
+
+
+def _fmean(a):
+    return float(np.mean(a)) if a.size else 0.0
+
+
+def node_stats(name, index, D, f, ref: RefData, ref_label, ap=None) -> NodeStats:
+    """Compare float64 image `f` of a float domain's node with the reference."""
+    f = np.asarray(f, dtype=np.float64)
+    if f.shape != ref.shape:
+        raise FpsemError(f"node {name}: {D.label} has shape {f.shape}, reference {ref_label} {ref.shape}")
+    fmt = D.format
+    st = NodeStats(name=name, domain=D.label, index=index, shape=tuple(f.shape), size=int(f.size),
+                   reference=ref_label if ref.rigorous else f"{ref_label} (not rigorous)",
+                   rigorous=ref.rigorous, hash=bits_hash(f))
+    finite = np.isfinite(f)
+    st.nonfinite = int((~finite).sum())
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        err = np.abs(f - ref.point)
+        err = np.where(np.isnan(err), INF, err)
+        if ref.kind == "exact":
+            err, ebound = _exact_errors(f, ref.fracs)
+        elif ref.kind == "enclosure":
+            ebound = np.maximum(abs_diff_up(f, ref.lo), abs_diff_up(ref.hi, f))
+        else:
+            ebound = None
+        nz = ref.point != 0
+        rel = err[nz] / np.abs(ref.point[nz])
+        ulps = err / ulp(ref.point, fmt)
+        st.max_abs, st.mean_abs = _fmax(err), _fmean(err)
+        st.max_rel, st.mean_rel = _fmax(rel), _fmean(rel)
+        st.max_ulp, st.mean_ulp = _fmax(ulps), _fmean(ulps)
+        if f.size:
+            w = int(np.argmax(ulps))
+            st.worst_index = tuple(int(i) for i in np.unravel_index(w, f.shape))
+            st.worst_value = float(f.ravel()[w])
+            st.worst_ref = float(ref.point.ravel()[w])
+        if ebound is not None:
+            st.bound_abs = _fmax(ebound)
+            st.bound_ulp = _fmax(up(ebound / ulp_lower(ref.lo, ref.hi, fmt), 1))
+            st.ref_width = _fmax(up(ref.hi - ref.lo, 1))
+    if ap is not None:
+        st.apriori, st.apriori_ratio = ap.bound, ap.ratio
+        st.apriori_observed, st.apriori_what = ap.observed, ap.what
+    return st
+
+
+def _exact_errors(f, fracs):
+    """(nearest, upward) float64 of |f_i - q_i| computed exactly with rationals."""
+    err = np.empty(f.shape)
+    eup = np.empty(f.shape)
+    ef, uf, ff, qf = err.ravel(), eup.ravel(), f.ravel(), np.asarray(fracs, dtype=object).ravel()
+    for i in range(ff.size):
+        v = float(ff[i])
+        if not math.isfinite(v):
+            ef[i] = uf[i] = INF
+            continue
+        d = abs(Fraction(v) - Fraction(qf[i]))
+        try:
+            ef[i] = float(d)
+        except OverflowError:
+            ef[i] = INF
+        uf[i] = frac_up(d)
+    return err, eup
+
+
+# -- decisions -------------------------------------------------------------------
+@dataclass
+class Verdict:
+    """Top-1 of one row in one domain, and whether the real top-1 is certainly it."""
+    domain: str
+    top1: int
+    certain: bool | None   # None: no rigorous bound to decide with
+    margin: float | None   # lower(top1) - max_j upper(j); > 0 iff certain
+    runner_up: int | None = None
+
+
+@dataclass
+class Decision:
+    """The decision (argmax along the model's decision axis) at one row of a node.
+
+    `top1` / `certain` / `margin` are those of the primary float domain: certain
+    means every real result within the rigorous bound has the same top-1
+    (lower bound of the top-1 logit > upper bounds of all others).
+    `reference` is the same test on the reference enclosure itself.
+    """
+    node: str
+    row: int
+    rows: int
+    top1: int
+    certain: bool | None
+    margin: float | None
+    agrees: bool            # float top-1 == reference top-1
+    reference: Verdict
+    domains: dict = field(default_factory=dict)
+    uncertain_rows: int | None = 0  # rows (of all) whose primary-domain decision is not certain
+
+    def to_dict(self):
+        d = asdict(self)
+        return json.loads(json.dumps(d, default=_jsonable), parse_constant=lambda c: c)
+
+
+def _verdict(label, lo, hi, point, rigorous):
+    """lo <= real <= hi (rigorous) per class; point picks the top-1."""
+    t = int(np.argmax(point))
+    if point.size == 1:
+        return Verdict(label, t, True if rigorous else None, INF if rigorous else None, None)
+    others = np.delete(np.arange(point.size), t)
+    j = int(others[np.argmax(hi[others])])
+    if not rigorous:
+        p2 = point.copy()
+        p2[t] = -INF
+        return Verdict(label, t, None, None, int(np.argmax(p2)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        margin = float(lo[t]) - float(hi[j])
+    certain = bool(lo[t] > hi[j])
+    return Verdict(label, t, certain, margin, j)
+
+
+def _float_bounds(f, ref):
+    """Per-element rigorous [f - b, f + b] with b the bound from the reference enclosure."""
+    b = np.maximum(abs_diff_up(f, ref.lo), abs_diff_up(ref.hi, f))
+    with np.errstate(invalid="ignore", over="ignore"):
+        lo = np.nextafter(f - b, -INF)
+        hi = np.nextafter(f + b, INF)
+    return lo, hi
+
+
+# -- divergence --------------------------------------------------------------------
+@dataclass
+class Divergence:
+    """First node where two float domains stop agreeing bit for bit (node None: they agree)."""
+    a: str
+    b: str
+    node: str | None
+    index: tuple | None = None
+    a_value: float | None = None
+    b_value: float | None = None
+    differing: int | None = None       # differing elements in that node
+    agreeing_nodes: int = 0            # nodes before it that agree
+    diverged_nodes: list = field(default_factory=list)  # every node whose bits differ
+    note: str = ""
+
+    def __bool__(self):
+        return self.node is not None
+
+    def to_dict(self):
+        d = asdict(self)
+        d["index"] = list(self.index) if self.index is not None else None
+        return {k: _jsonable(v) for k, v in d.items()}
+
+
+# -- the envelope ------------------------------------------------------------------
+class Envelope:
+    """Node-by-node error envelope of one or more float domains against a reference."""
+
+    def __init__(self, model, domains, reference, reference_kind, nodes, stats, divergences,
+                 tensors, ref_kept, decision_data, timings, notes):
+        self.model = model
+        self.domains = domains            # labels, primary first
+        self.reference = reference        # label
+        self.reference_kind = reference_kind
+        self.nodes = nodes                # names in execution order
+        self._stats = stats               # label -> {name: NodeStats}
+        self._divergences = divergences   # list of Divergence
+        self.tensors = tensors            # (label, name) -> float64 array (kept nodes)
+        self.reference_tensors = ref_kept  # name -> (lo, hi)
+        self._decision_data = decision_data
+        self.timings = timings
+        self.notes = notes
+
+    # -- queries -----------------------------------------------------------------
+    @property
+    def domain(self):
+        return self.domains[0]
+
+    def _dom(self, domain):
+        if domain is None:
+            return self.domains[0]
+        label = getattr(domain, "label", domain)
+        if label not in self._stats:
+            raise FpsemError(f"envelope has no float domain {label!r}; it has {', '.join(self.domains)}")
+        return label
+
+    def node(self, name, domain=None) -> NodeStats:
+        """Statistics of node `name` (of the primary float domain unless `domain`)."""
+        d = self._stats[self._dom(domain)]
+        if name not in d:
+            close = [n for n in self.nodes if name in n][:5]
+            hint = f"; did you mean {', '.join(close)}" if close else ""
+            raise UnknownNode(f"no node {name!r} in this envelope ({len(self.nodes)} nodes){hint}")
+        return d[name]
+
+    def stats(self, domain=None):
+        """All NodeStats of a domain in execution order."""
+        d = self._stats[self._dom(domain)]
+        return [d[n] for n in self.nodes if n in d]
+
+    def worst(self, k=5, by="ulp", domain=None):
+        """The k nodes with the largest `by` (ulp, abs, rel, bound, bound_ulp, ratio, apriori)."""
+        if by not in BY:
+            raise FpsemError(f"worst(by={by!r}): choose one of {', '.join(BY)}")
+        attr = BY[by]
+        rows = [s for s in self.stats(domain) if getattr(s, attr) is not None]
+        rows.sort(key=lambda s: (-_key(getattr(s, attr)), s.index))
+        return rows[:int(k)]
+
+    def diverge(self, a=None, b=None):
+        """First bit-level divergence between two float domains (default: the
+        primary domain against the first other float domain)."""
+        if not self._divergences:
+            only = self.domains[0]
+            return Divergence(only, only, None, note="only one float domain ran: nothing to compare "
+                                                     "(pass compare=[...] or several domains)")
+        if a is None and b is None:
+            return self._divergences[0]
+        a, b = self._dom(a), self._dom(b)
+        for d in self._divergences:
+            if {d.a, d.b} == {a, b}:
+                return d
+        raise FpsemError(f"no bit comparison between {a} and {b} was recorded")
+
+    def divergences(self):
+        return list(self._divergences)
+
+    def decision(self, row=-1, node=None) -> Decision:
+        """Top-1 (argmax along the decision axis) at `row` of the decision node and
+        whether the rigorous bound makes it certain, with the margin."""
+        dd = self._decision_data
+        if dd is None:
+            raise FpsemError("this envelope kept no decision node (pass decision='<node>')")
+        if node is not None and node != dd["node"]:
+            raise FpsemError(f"decision node is {dd['node']!r}; rerun with decision={node!r}")
+        ref = dd["ref"]
+        R = ref[0].shape[0]
+        if not -R <= row < R:
+            raise FpsemError(f"decision row {row} out of range for {R} rows")
+        r = row % R
+        rigorous = self.reference_kind in ("enclosure", "exact")
+        rv = _verdict(self.reference, ref[0][r], ref[1][r], ref[2][r], rigorous)
+        verdicts = {}
+        uncertain = 0
+        for label, (flo, fhi, fv) in dd["float"].items():
+            verdicts[label] = _verdict(label, flo[r], fhi[r], fv[r], rigorous)
+            verdicts[label].certain = verdicts[label].certain if rigorous else None
+            if label == self.domains[0]:
+                for rr in range(R):
+                    v = _verdict(label, flo[rr], fhi[rr], fv[rr], rigorous)
+                    uncertain += 0 if v.certain else 1
+            if not rigorous:
+                verdicts[label].margin = None
+        p = verdicts[self.domains[0]]
+        return Decision(node=dd["node"], row=r, rows=R, top1=p.top1, certain=p.certain,
+                        margin=p.margin, agrees=p.top1 == rv.top1, reference=rv,
+                        domains=verdicts, uncertain_rows=uncertain if rigorous else None)
+
+    # -- output ---------------------------------------------------------------------
+    def to_dict(self):
+        dec = None
+        if self._decision_data is not None:
+            dec = self.decision().to_dict()
+        return {
+            "model": self.model,
+            "domains": self.domains,
+            "reference": self.reference,
+            "reference_kind": self.reference_kind,
+            "rigorous": self.reference_kind in ("enclosure", "exact"),
+            "nodes": self.nodes,
+            "stats": {d: [s.to_dict() for s in self.stats(d)] for d in self.domains},
+            "divergence": [d.to_dict() for d in self._divergences],
+            "decision": dec,
+            "timings": self.timings,
+            "notes": self.notes,
+        }
+
+    def to_json(self, path=None, indent=1):
+        text = json.dumps(self.to_dict(), indent=indent, default=_jsonable)
+        if path is not None:
+            with open(path, "w") as fh:
+                fh.write(text + "\n")
+        return text
+
+    def table(self, domain=None, limit=None):
+        """A rich Table of the nodes of one domain."""
+        from rich.table import Table
+        label = self._dom(domain)
+        rig = self.reference_kind in ("enclosure", "exact")
+        t = Table(title=f"{self.model}: {label} vs {self.reference}"
+                  + ("" if rig else " (observed only, reference not rigorous)"))
+        for col, just in (("#", "right"), ("node", "left"), ("shape", "left"), ("max abs", "right"),
+                          ("max rel", "right"), ("max ulp", "right"), ("bound abs", "right"),
+                          ("a-priori", "right"), ("obs/a-priori", "right"), ("bits", "left")):
+            t.add_column(col, justify=just)
+        divs = {d.b: d for d in self._divergences if d.a == label}
+        first_div = {d.node for d in self._divergences if d.a == label and d.node}
+        rows = self.stats(label)
+        if limit is not None and len(rows) > limit:
+            rows = rows[:limit]
+        for s in rows:
+            bits = "[red]diverges[/]" if s.name in first_div else ""
+            if not bits and divs:
+                bits = "same" if all(s.name not in d.diverged_nodes for d in divs.values()) else "differs"
+            t.add_row(str(s.index), s.name, "x".join(map(str, s.shape)), _g(s.max_abs), _g(s.max_rel),
+                      _g(s.max_ulp, 3), _g(s.bound_abs), _g(s.apriori),
+                      _g(s.apriori_ratio, 2), bits)
+        return t
+
+    def summary(self):
+        """A few lines: the worst node, the decision and the divergence."""
+        lines = [f"{self.model}: {len(self.nodes)} nodes, {' / '.join(self.domains)} vs "
+                 f"{self.reference}{'' if self.reference_kind != 'float' else ' (not rigorous)'}"]
+        w = self.worst(1, by="ulp")
+        if w:
+            s = w[0]
+            lines.append(f"worst node by ulp: {s.name}: max {_g(s.max_ulp, 3)} ulp, max abs {_g(s.max_abs)}"
+                         + (f", rigorous bound {_g(s.bound_abs)}" if s.bound_abs is not None else ""))
+        last = self.stats()[-1] if self.nodes else None
+        if last is not None and last.bound_abs is not None:
+            lines.append(f"last node {last.name}: |error| <= {_g(last.bound_abs)} (rigorous)")
+        ratios = [s.apriori_ratio for s in self.stats() if s.apriori_ratio is not None]
+        if ratios:
+            lines.append(f"a-priori bounds on {len(ratios)} nodes; max observed/a-priori {_g(max(ratios), 3)}")
+        d = self.diverge()
+        if d.a != d.b:
+            lines.append(f"bits {d.a} vs {d.b}: " + (f"first divergence at {d.node} (element {d.index})"
+                                                      if d else "identical at every node"))
+        if self._decision_data is not None:
+            dec = self.decision()
+            cert = {True: "certain", False: "NOT certain", None: "unknown (no rigorous reference)"}[dec.certain]
+            lines.append(f"decision at {dec.node}[{dec.row}]: top-1 {dec.top1}, {cert}"
+                         + (f", margin {_g(dec.margin)}" if dec.margin is not None else "")
+                         + ("" if dec.agrees else f"; reference top-1 {dec.reference.top1}"))
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<Envelope {self.model}: {len(self.nodes)} nodes, {', '.join(self.domains)} vs {self.reference}>"
+
+    def plot(self, path, domain=None, title=None):
+        """PNG of the error per node along the depth (needs matplotlib: pip install fpsem[plot])."""
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise FpsemError("plot needs matplotlib: pip install 'fpsem[plot]'") from None
+        doms = self.domains if domain is None else [self._dom(domain)]
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.22 * len(self.nodes) + 3), 4.5))
+        x = np.arange(len(self.nodes))
+        tiny = 1e-300
+        for label in doms:
+            st = {s.name: s for s in self.stats(label)}
+            obs = [max(st[n].max_abs, tiny) if n in st else np.nan for n in self.nodes]
+            ax.semilogy(x, obs, marker="o", ms=3, label=f"{label}: observed max |error|")
+            if self.reference_kind != "float":
+                bnd = [max(st[n].bound_abs, tiny) if n in st and st[n].bound_abs is not None else np.nan
+                       for n in self.nodes]
+                ax.semilogy(x, bnd, ls="--", label=f"{label}: rigorous bound")
+            apr = [st[n].apriori if n in st and st[n].apriori is not None else np.nan for n in self.nodes]
+            if not all(np.isnan(apr)):
+                ax.semilogy(x, apr, ls="", marker="^", ms=5, label=f"{label}: local a-priori bound")
+        ax.set_xticks(x)
+        ax.set_xticklabels(self.nodes, rotation=90, fontsize=6)
+        ax.set_ylabel("absolute error")
+        ax.set_title(title or f"{self.model}: error per node vs {self.reference}")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        return path
+
+
+def _key(v):
+    if v is None:
+        return -INF
+    return v if v == v else INF
+
+
+def _g(v, digits=3):
+    if v is None:
+        return "-"
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return f"{v:.{digits}g}"
+
+
+# -- running -------------------------------------------------------------------------
+def _as_domain(spec, what, **opts):
+    if isinstance(spec, str):
+        name, _, rest = spec.partition(":")
+        kw = dict(opts)
+        for item in filter(None, rest.split(",")):
+            k, _, v = item.partition("=")
+            kw[k.strip()] = {"true": True, "false": False}.get(v.strip().lower(), v.strip())
+        D = make_domain(name, **kw)
+    elif hasattr(spec, "label") and hasattr(spec, "accuracy"):
+        D = spec.replace(**opts) if opts else spec
+    else:
+        raise FpsemError(f"{what} must be a domain name or a domain object, got {spec!r}")
+    return D
+
+
+def _companion(D):
+    """The float domain whose bits D promises to match, for an automatic comparison."""
+    acc = str(D.acc)
+    if acc == "native":
+        return None
+    if D.name == "ieee32" and D.rounding == "rne" and not D.ftz and not D.daz:
+        ok, _ = availability("float32")
+        return make_domain("float32", acc=acc) if ok else None
+    if D.name == "float32":
+        ok, _ = availability("ieee32")
+        return make_domain("ieee32", acc=acc) if ok else None
+    return None
+
+
+def run_domains(model, inputs=None, domains=("ieee32",), reference="interval", *, config=None,
+                keep=(), apriori=True, decision="auto", compare="auto", acc=None, progress=None,
+                model_opts=None) -> Envelope:
+    """Run `model` under the reference and every float domain with the same inputs.
+
+    domains: names ("ieee32", "float32:acc=pairwise") or domain objects, primary first.
+    reference: "interval" (rigorous), "exact" (rational models), or a float domain
+    (observations only). keep: node names whose full tensors are kept.
+    compare: extra float domains for bit comparison ("auto": the domain whose
+    bits the primary promises to match, e.g. float32 with the same order for ieee32).
+    acc: accumulation order given to every float domain that takes one.
+    decision: node name for .decision() ("auto": `logits` if tapped, else the last node; None: off).
+    """
+    spec = model if isinstance(model, ModelSpec) else resolve_model(model, inputs, config, **(model_opts or {}))
+    if isinstance(domains, (str,)) or hasattr(domains, "accuracy"):
+        domains = [domains]
+    opts = {"acc": acc} if acc is not None else {}
+    Ds = []
+    for d in domains:
+        D = _as_domain(d, "domain", **opts)
+        if not D.is_float or D.format is None:
+            raise FpsemError(f"domain {D.label} is not a float domain; envelopes compare float domains "
+                             f"against a reference (pass it as reference=)")
+        Ds.append(D)
+    if compare == "auto":
+        extra = [_companion(Ds[0])] if len(Ds) == 1 else []
+        extra = [e for e in extra if e is not None]
+    else:
+        extra = [_as_domain(c, "compare") for c in (compare or ())]
+    for e in extra:
+        if e.label not in [D.label for D in Ds]:
+            Ds.append(e)
+    R = _as_domain(reference, "reference")
+    rkind = reference_kind(R)
+    if rkind == "exact" and spec.is_rational is False:
+        raise FpsemError(f"model {spec.name} is not rational (it uses exp/tanh/...): the exact reference "
+                         f"cannot run it; use reference='interval'")
+    keep = set(keep or ())
+    timings = {}
+    notes = list(spec.notes)
+
+    # 1. the reference, kept compactly
+    refs = {}
+
+    def on_ref(name, x):
+        refs[name] = reference_data(R, x, rkind)
+
+    _, nodes, timings[R.label] = record(spec, R, on_ref, progress)
+    if not nodes:
+        raise FpsemError(f"model {spec.name} tapped no nodes and returned no domain value")
+    dnode = None
+    if decision == "auto":
+        dnode = "logits" if "logits" in refs else nodes[-1]
+    elif decision:
+        if decision not in refs:
+            raise UnknownNode(f"decision node {decision!r} was not recorded; nodes: {', '.join(nodes[:8])}...")
+        dnode = decision
+
+    # 2. every float domain, streaming
+    stats, hashes = {}, {}
+    tensors = {}
+    first_vals = {}   # compact values of the first float domain, for divergence detail
+    divergences = []
+    dec_float = {}
+    want_first = len(Ds) > 1
+    for di, D in enumerate(Ds):
+        PD = _ap.probed(D) if apriori else D
+        label = D.label
+        if label in stats:
+            raise FpsemError(f"domain {label} given twice")
+        st_d, h_d = {}, {}
+        divs = [Divergence(Ds[0].label, label, None)] if di > 0 else []
+        index = {n: i for i, n in enumerate(nodes)}
+
+        def on_node(name, x, D=D, PD=PD, st_d=st_d, h_d=h_d, di=di, divs=divs, index=index):
+            f = np.asarray(D.to_float64(x), dtype=np.float64)
+            ref = refs.get(name)
+            if ref is None:
+                notes.append(f"{D.label}: node {name} not recorded by the reference; skipped")
+                return
+            ap = _ap.node_apriori(PD, x, f) if apriori else None
+            s = node_stats(name, index[name], D, f, ref, R.label, ap)
+            st_d[name] = s
+            h_d[name] = s.hash
+            if name in keep:
+                tensors[(D.label, name)] = f.copy()
+            if name == dnode:
+                lo, hi = _float_bounds(f, ref) if ref.rigorous else (f, f)
+                dec_float[D.label] = tuple(_rows(v, spec.decision_axis) for v in (lo, hi, f))
+            if want_first and di == 0:
+                first_vals[name] = _compact(f, D)
+            elif di > 0:
+                dv = divs[0]
+                if hashes[Ds[0].label].get(name) != s.hash:
+                    dv.diverged_nodes.append(name)
+                    if dv.node is None:
+                        a = first_vals.get(name)
+                        dv.node = name
+                        if a is not None and a.shape == f.shape:
+                            diff = ~((a == f) & (np.signbit(a) == np.signbit(f)) | (np.isnan(a) & np.isnan(f)))
+                            dv.differing = int(diff.sum())
+                            if diff.any():
+                                w = int(np.flatnonzero(diff.ravel())[0])
+                                dv.index = tuple(int(i) for i in np.unravel_index(w, f.shape))
+                                dv.a_value, dv.b_value = float(a.ravel()[w]), float(f.ravel()[w])
+                elif dv.node is None:
+                    dv.agreeing_nodes += 1
+
+        _, names_d, timings[label] = record(spec, PD, on_node, progress)
+        if names_d != nodes:
+            missing = [n for n in nodes if n not in names_d]
+            notes.append(f"{label}: node sequence differs from the reference's"
+                         + (f" (missing {', '.join(missing[:5])})" if missing else ""))
+        if apriori and getattr(PD, "_probe", None) is not None and PD._probe.errors:
+            notes.append(f"{label}: a-priori probe skipped some dots: {PD._probe.errors[0]}")
+        stats[label], hashes[label] = st_d, h_d
+        for dv in divs:
+            if dv.node is None:
+                dv.note = "bit-identical at every node"
+            divergences.append(dv)
+    first_vals.clear()
+
+    ref_kept = {n: (refs[n].lo, refs[n].hi) for n in keep if n in refs}
+    decision_data = None
+    if dnode is not None and dec_float:
+        r = refs[dnode]
+        decision_data = {"node": dnode,
+                         "ref": tuple(_rows(v, spec.decision_axis) for v in (r.lo, r.hi, r.point)),
+                         "float": dec_float}
+    refs.clear()
+    return Envelope(spec.name, [D.label for D in Ds], R.label, rkind, nodes, stats, divergences,
+                    tensors, ref_kept, decision_data, timings, notes)
+
+
+def _rows(v, axis):
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim == 0:
+        return v.reshape(1, 1)
+    v = np.moveaxis(v, axis, -1)
+    return v.reshape(-1, v.shape[-1])
+
+
+def _compact(f, D):
+    fmt = D.format
+    if fmt.p <= 24 and fmt.emin >= -126 and fmt.bits <= 32:
+        return f.astype(np.float32)  # exact: every value of such a format is a binary32 value
+    return f.copy()
+
+
+def envelope(model, inputs=None, *, domain="ieee32", reference="interval", config=None, **opts):
+    """fpsem.envelope: run `model` (a zoo name or a callable f(D, *inputs)) under
+    `domain` (a name, domain object or list of them) and `reference`; return an
+    Envelope (see `run_domains` for the options keep=, apriori=, decision=,
+    compare=, acc=, progress=)."""
+    return run_domains(model, inputs, domain, reference, config=config, **opts)

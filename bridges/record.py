@@ -1,0 +1,170 @@
+"""Recording runs: one model, several domains, the same inputs, named nodes.
+
+A model (a zoo name or any callable `f(D, *inputs)`) marks the values worth
+comparing with `fpsem.trace.tap(D, name, x)` inside `fpsem.trace.scope` blocks.
+`record(fn, D, inputs, on_node)` installs a recorder and calls `on_node(name, x)`
+for every tap in execution order; a name seen twice in one run gets a `#2`
+suffix, and a returned domain value that was not tapped last is recorded as
+`output`.
+
+Memory stays bounded: the reference run keeps one compact float64 enclosure
+(lo, hi) per node (the point domains: lo == hi); each float domain then streams
+its statistics node by node and drops the tensor, unless the node was asked for.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from fpsem import trace
+from fpsem.errors import FpsemError
+
+from ._num import frac_down, frac_up
+
+
+class ModelError(FpsemError):
+    """A model that cannot be resolved or run as asked."""
+
+
+@dataclass
+class ModelSpec:
+    """What the bridges need from a model: a forward, inputs and a few facts."""
+    name: str
+    forward: object
+    inputs: tuple
+    is_rational: bool | None = None
+    decision_axis: int = -1
+    obj: object = None
+    notes: list = field(default_factory=list)
+
+
+def resolve_model(model, inputs=None, config=None, **model_opts) -> ModelSpec:
+    """A zoo name (through fpsem.models.get_model) or a callable f(D, *inputs)."""
+    if isinstance(model, str):
+        try:
+            from fpsem.models import get_model
+        except ImportError as e:
+            raise ModelError(f"model {model!r}: the model zoo is not available in this build ({e})") from None
+        m = get_model(model, config=config, **model_opts)
+        return _from_object(m, inputs, getattr(m, "name", model))
+    if hasattr(model, "forward") and callable(model.forward):
+        return _from_object(model, inputs, getattr(model, "name", type(model).__name__))
+    if callable(model):
+        if config is not None:
+            raise ModelError("config= applies to zoo models only; got a callable")
+        if inputs is None:
+            di = getattr(model, "default_inputs", None)
+            inputs = di() if callable(di) else ()
+        return ModelSpec(name=getattr(model, "__name__", "model"), forward=model,
+                         inputs=_as_tuple(inputs), is_rational=getattr(model, "is_rational", None),
+                         decision_axis=getattr(model, "decision_axis", -1), obj=model)
+    raise ModelError(f"model must be a zoo name or a callable f(D, *inputs), got {type(model).__name__}")
+
+
+def _from_object(m, inputs, name):
+    if inputs is None:
+        inputs = m.default_inputs()
+    return ModelSpec(name=name, forward=m.forward, inputs=_as_tuple(inputs),
+                     is_rational=getattr(m, "is_rational", None),
+                     decision_axis=getattr(m, "decision_axis", -1), obj=m)
+
+
+def _as_tuple(inputs):
+    return tuple(inputs) if isinstance(inputs, tuple) else (inputs,)
+
+
+@contextlib.contextmanager
+def _hold(spec, D):
+    hold = getattr(spec.obj, "hold", None)
+    if callable(hold):
+        with hold(D):
+            yield
+    else:
+        yield
+
+
+def record(spec: ModelSpec, D, on_node, progress=None):
+    """Run spec.forward(D, *inputs), calling on_node(name, x) for every tap.
+    Returns (output, names in order, seconds)."""
+    names = []
+    seen = {}
+    last = [None]
+
+    def cb(name, Dx, x):
+        n = seen.get(name, 0) + 1
+        seen[name] = n
+        full = name if n == 1 else f"{name}#{n}"
+        names.append(full)
+        last[0] = x
+        on_node(full, x)
+
+    t0 = time.perf_counter()
+    ctx = trace.progress(progress) if progress is not None else contextlib.nullcontext()
+    with ctx, trace.recording(cb), _hold(spec, D):
+        out = spec.forward(D, *spec.inputs)
+    if out is not None and out is not last[0] and _is_value(D, out):
+        cb("output", D, out)
+    return out, names, time.perf_counter() - t0
+
+
+def _is_value(D, x):
+    try:
+        return bool(D.is_value(x))
+    except Exception:
+        return False
+
+
+# -- reference data ----------------------------------------------------------------
+@dataclass
+class RefData:
+    """A compact reference for one node: float64 lo <= real <= hi (rigorous for
+    kind 'enclosure' and 'exact'), a point estimate, and for 'exact' the rationals."""
+    kind: str            # 'enclosure' | 'exact' | 'float'
+    lo: np.ndarray
+    hi: np.ndarray
+    point: np.ndarray
+    fracs: np.ndarray | None = None
+
+    @property
+    def shape(self):
+        return self.point.shape
+
+    @property
+    def rigorous(self):
+        return self.kind in ("enclosure", "exact")
+
+
+def reference_kind(D):
+    if D.name == "exact":
+        return "exact"
+    if getattr(D, "is_enclosure", False):
+        return "enclosure"
+    return "float"
+
+
+def reference_data(D, x, kind) -> RefData:
+    if kind == "exact":
+        q = D.to_fraction(x)
+        q = np.asarray(q, dtype=object)
+        point = np.asarray(D.to_float64(x), dtype=np.float64)
+        lo = np.empty(q.shape)
+        hi = np.empty(q.shape)
+        lf, hf, qf = lo.ravel(), hi.ravel(), q.ravel()
+        for i in range(qf.size):
+            v = Fraction(qf[i])
+            lf[i] = frac_down(v)
+            hf[i] = frac_up(v)
+        return RefData("exact", lo, hi, point, q)
+    r = D.to_float64(x)
+    if isinstance(r, tuple):
+        lo = np.asarray(r[0], dtype=np.float64)
+        hi = np.asarray(r[1], dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mid = np.where(lo == hi, lo, lo * 0.5 + hi * 0.5)
+        return RefData(kind if kind == "enclosure" else "enclosure", lo, hi, mid)
+    v = np.asarray(r, dtype=np.float64)
+    return RefData("float", v, v, v)
