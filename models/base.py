@@ -45,6 +45,8 @@ class Model:
     decision_axis = -1
     #: one line for `fpsem models`
     summary = ""
+    #: fpsem.trace.step calls per forward (for progress bars)
+    n_steps = 1
 
     def __init__(self, config, params, seed=0, source=None):
         self.config = config

@@ -128,6 +128,11 @@ class GPT2(Model):
             if self.params[k].shape != s:
                 raise ShapeError(f"gpt2: parameter {k} has shape {self.params[k].shape}, config expects {s}")
 
+    @property
+    def n_steps(self):
+        """fpsem.trace.step calls per forward (one per block)."""
+        return self.config.n_layer
+
     # -- inputs ------------------------------------------------------------------
     def default_inputs(self, n=8):
         from .tokenizer import BUILTIN_PROMPT, ByteTokenizer

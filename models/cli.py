@@ -1,0 +1,470 @@
+"""`fpsem run MODEL` and `fpsem models`.
+
+`fpsem run gpt2 --domain ieee32,float32` runs the same inputs under every listed
+domain (progress bar over blocks and domains), prints the top next tokens per
+domain, where the domains' logits differ, the envelope summary per block from
+fpsem.bridges against the reference (default: interval), and whether the top-1
+token is certain (the reference enclosure's lower bound for it exceeds every
+other token's upper bound).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import click
+import numpy as np
+
+from fpsem.errors import FpsemError, ShapeError
+
+
+def _console(stderr=False):
+    from rich.console import Console
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _parse_ids(text):
+    try:
+        ids = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
+    except ValueError:
+        raise ShapeError(f"--token-ids must be comma-separated integers, got {text!r}") from None
+    if not ids:
+        raise ShapeError("--token-ids is empty")
+    return np.array(ids, dtype=np.int64)
+
+
+def _domains(spec, rounding, ftz, acc):
+    import fpsem
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names:
+        raise FpsemError("--domain names no domain")
+    opts = {}
+    if rounding is not None:
+        opts["rounding"] = rounding
+    if ftz:
+        opts["ftz"] = True
+    if acc is not None:
+        opts["acc"] = acc
+    out = []
+    for n in names:
+        D = fpsem.domain(n, **opts)
+        if D in out:
+            raise FpsemError(f"--domain lists {D.label} twice")
+        out.append(D)
+    return out
+
+
+def _tok_repr(tok, i):
+    s = tok.token_str(i)
+    return json.dumps(s, ensure_ascii=False)
+
+
+class _Bar:
+    """A rich progress bar over the blocks of every forward pass (on stderr)."""
+
+    def __init__(self, total, enabled=True):
+        self.total, self.enabled = total, enabled
+        self.p = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn)
+            self.p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn(), console=_console(stderr=True), transient=False)
+            self.p.__enter__()
+            self.task = self.p.add_task("running", total=self.total)
+        return self
+
+    def describe(self, text):
+        if self.p:
+            self.p.update(self.task, description=text)
+
+    def advance(self, label=""):
+        if self.p:
+            self.p.advance(self.task)
+
+    def __exit__(self, *exc):
+        if self.p:
+            self.p.__exit__(*exc)
+
+
+def _run_one(model, D, inputs, bar, want_cache):
+    from fpsem.trace import progress
+    bar.describe(f"{model.name} [{D.label}]")
+    t0 = time.perf_counter()
+    with progress(bar.advance):
+        if want_cache:
+            out, cache = model.forward(D, *inputs, return_cache=True)
+        else:
+            out, cache = model.forward(D, *inputs), None
+    return out, cache, time.perf_counter() - t0
+
+
+def _envelope(model, inputs, D, R, notes):
+    """fpsem.envelope if the bridge provides it, else None with a note."""
+    try:
+        import fpsem.bridges as br
+        fn = getattr(br, "envelope")
+    except (ImportError, AttributeError):
+        notes.append("envelope summary unavailable: fpsem.bridges provides no envelope() in this build")
+        return None
+    import fpsem
+    return fpsem.envelope(model, inputs, domain=D, reference=R)
+
+
+def _env_rows(env):
+    """Per-block summary rows of an Envelope (whatever shape the bridge returns)."""
+    for attr in ("summary_by_block", "table"):
+        f = getattr(env, attr, None)
+        if f is None:
+            continue
+        rows = f() if callable(f) else f
+        return attr, rows
+    return None, None
+
+
+def _show_rows(console, title, rows):
+    from rich.table import Table
+    if hasattr(rows, "__rich_console__") or isinstance(rows, str):
+        console.print(rows)
+        return
+    if isinstance(rows, dict):
+        rows = [dict(node=k, **v) if isinstance(v, dict) else {"node": k, "value": v} for k, v in rows.items()]
+    rows = list(rows or [])
+    if not rows:
+        console.print(f"{title}: (empty)")
+        return
+    if not isinstance(rows[0], dict):
+        for r in rows:
+            console.print(str(r))
+        return
+    t = Table(title=title)
+    cols = list(rows[0].keys())
+    for c in cols:
+        t.add_column(str(c))
+    for r in rows:
+        t.add_row(*[_fmt(r.get(c)) for c in cols])
+    console.print(t)
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        f = float(x)
+        return f if np.isfinite(f) else str(f)
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (str, int, bool)) or x is None:
+        return x
+    return str(x)
+
+
+@click.command("run")
+@click.argument("model_name", metavar="MODEL")
+@click.option("--config", "-c", "config", default=None, help="config preset (gpt2: tiny, small, medium, large, xl)")
+@click.option("--weights", "-w", default=None, help="HF GPT-2 checkpoint: model.safetensors or a directory")
+@click.option("--seed", default=0, show_default=True, help="seed of the random weights")
+@click.option("--domain", "-d", "domain_spec", default="ieee32", show_default=True,
+              help="domain(s), comma separated; the first is the one --save-logits writes")
+@click.option("--rounding", default=None, help="rounding mode for the domains (rne, rtz, rup, rdn, rna)")
+@click.option("--ftz", is_flag=True, help="flush subnormal results to zero")
+@click.option("--acc", default=None, help="accumulation order (sequential, pairwise, blocked(k), ...)")
+@click.option("--reference", "-r", default="interval", show_default=True,
+              help="reference domain for the envelope, or 'none'")
+@click.option("--prompt", "-p", default=None, help="prompt text (gpt2)")
+@click.option("--token-ids", default=None, help="comma-separated token ids (gpt2)")
+@click.option("--tokens", "-n", "n_tokens", type=int, default=None, help="N tokens of the built-in prompt (gpt2)")
+@click.option("--vocab", default=None, help="GPT-2 vocab.json for BPE")
+@click.option("--merges", default=None, help="GPT-2 merges.txt for BPE")
+@click.option("--generate", "-g", "n_generate", type=int, default=0, help="greedily decode K tokens (KV cache)")
+@click.option("--top", "n_top", type=int, default=5, show_default=True, help="how many top tokens to show")
+@click.option("--json", "json_out", default=None, help="write a JSON report to this file ('-' for stdout)")
+@click.option("--save-logits", default=None, help="write the first domain's output as float64 .npy")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, acc, reference, prompt,
+            token_ids, n_tokens, vocab, merges, n_generate, n_top, json_out, save_logits, no_progress):
+    """Run MODEL (gpt2 or a zoo model) under one or more domains and compare."""
+    import fpsem
+
+    from . import get_model
+    from .values import as_saved, bounds, point, top1_certain
+
+    model = get_model(model_name, config=config, weights=weights, seed=seed)
+    is_lm = model.name == "gpt2"
+    if not is_lm and (prompt or token_ids or n_tokens or vocab or merges or n_generate):
+        raise FpsemError(f"--prompt/--token-ids/--tokens/--vocab/--merges/--generate are for gpt2, not {model.name}")
+    if sum(x is not None for x in (prompt, token_ids, n_tokens)) > 1:
+        raise FpsemError("give at most one of --prompt, --token-ids, --tokens")
+    if n_generate < 0:
+        raise FpsemError("--generate must be >= 0")
+    domains = _domains(domain_spec, rounding, ftz, acc)
+    R = None
+    if reference.lower() != "none":
+        R = fpsem.domain(reference)
+
+    tok = None
+    if is_lm:
+        from .gpt2 import builtin_ids
+        from .tokenizer import get_tokenizer
+        tok = get_tokenizer(vocab, merges, directory=weights if weights and os.path.isdir(weights) else None)
+        if prompt is not None:
+            ids = np.array(tok.encode(prompt), dtype=np.int64)
+            if ids.size == 0:
+                raise ShapeError("--prompt is empty")
+        elif token_ids is not None:
+            ids = _parse_ids(token_ids)
+        elif n_tokens is not None:
+            ids = builtin_ids(tok, n_tokens, model.config)
+        else:
+            ids = model.default_inputs()[0]
+        model.check_ids(ids)
+        if n_generate and ids.size + n_generate - 1 > model.config.n_positions:
+            raise ShapeError(f"{ids.size} prompt tokens + {n_generate} generated exceed the context "
+                             f"length {model.config.n_positions}")
+        inputs = (ids,)
+    else:
+        inputs = tuple(model.default_inputs())
+
+    out = _console()
+    report = {"model": model.name, "config": _jsonable(_asdict(model.config)), "n_params": model.n_params,
+              "weights": model.describe_weights(), "random_weights": model.random_weights,
+              "domains": [D.label for D in domains], "reference": R.label if R else None}
+    out.print(f"[bold]{model.name}[/] ({getattr(model.config, 'preset', '')}, {model.n_params:,} parameters)")
+    if model.random_weights:
+        out.print(f"[yellow]{model.describe_weights()}[/]")
+    else:
+        out.print(model.describe_weights())
+    if is_lm:
+        report["tokens"] = [int(i) for i in ids]
+        shown = tok.decode(ids)
+        out.print(f"{ids.size} input tokens ({'BPE' if tok.has_vocab else 'byte tokens'}): "
+                  f"{json.dumps(shown, ensure_ascii=False)[:200]}")
+
+    # -- forward under every domain (and the reference when no bridge runs it) --------
+    steps = max(1, getattr(model, "n_steps", 1))
+    outs, caches, times = [], [], []
+    runs = list(domains)
+    ref_direct = R is not None and getattr(R, "is_enclosure", False) and R not in domains
+    if ref_direct:
+        runs.append(R)
+    with _Bar(steps * len(runs), enabled=not no_progress) as bar:
+        for D in runs:
+            o, cch, dt = _run_one(model, D, inputs, bar, want_cache=is_lm and n_generate > 0)
+            outs.append(o)
+            caches.append(cch)
+            times.append(dt)
+    ref_out = outs[-1] if ref_direct else (outs[domains.index(R)] if R in domains else None)
+    outs_d = outs[:len(domains)]
+
+    ax = model.decision_axis
+    report["runs"] = []
+    last = (lambda D, o: D.getitem(o, -1)) if is_lm else (lambda D, o: o)
+    for D, o, dt in zip(runs, outs, times):
+        lo, hi = bounds(D, last(D, o))
+        mid = point(D, last(D, o))
+        entry = {"domain": D.label, "wall_s": dt, "shape": list(D.shape(o))}
+        if is_lm:
+            order = np.argsort(-mid, kind="stable")[:n_top]
+            entry["top"] = [{"id": int(i), "token": tok.token_str(i), "logit": float(mid[i]),
+                             **({"lo": float(lo[i]), "hi": float(hi[i])} if D.is_enclosure else {})}
+                            for i in order]
+        else:
+            entry["argmax"] = _jsonable(np.argmax(mid, axis=ax))
+        report["runs"].append(entry)
+
+    from rich.table import Table
+    if is_lm:
+        t = Table(title="top next tokens (last position)")
+        t.add_column("domain")
+        t.add_column("time")
+        for k in range(n_top):
+            t.add_column(f"#{k + 1}")
+        for e, D in zip(report["runs"], runs):
+            cells = []
+            for r in e["top"]:
+                val = f"[{r['lo']:.5g}, {r['hi']:.5g}]" if "lo" in r else f"{r['logit']:.6g}"
+                cells.append(f"{_tok_repr(tok, r['id'])} ({r['id']})\n{val}")
+            t.add_row(D.label + (" (reference)" if R is not None and D == R else ""), f"{e['wall_s']:.2f}s", *cells)
+        out.print(t)
+    else:
+        t = Table(title=f"{model.name} output")
+        for col in ("domain", "time", "output shape", "argmax (axis %d)" % ax):
+            t.add_column(col)
+        for e in report["runs"]:
+            t.add_row(e["domain"], f"{e['wall_s']:.2f}s", str(tuple(e["shape"])), str(e["argmax"])[:60])
+        out.print(t)
+
+    # -- agreement between the domains ------------------------------------------------------
+    if len(domains) > 1:
+        base = bounds(domains[0], outs_d[0])
+        report["agreement"] = []
+        for D, o in zip(domains[1:], outs_d[1:]):
+            b = bounds(D, o)
+            if D.is_enclosure or domains[0].is_enclosure:
+                continue
+            diff = np.abs(b[0] - base[0])
+            ndiff = int(np.count_nonzero(b[0] != base[0]))
+            same_top = bool(np.argmax(point(D, last(D, o)), axis=-1 if is_lm else ax).tolist()
+                            == np.argmax(point(domains[0], last(domains[0], outs_d[0])), axis=-1 if is_lm else ax).tolist())
+            report["agreement"].append({"a": domains[0].label, "b": D.label, "values_differing": ndiff,
+                                        "of": int(diff.size), "max_abs_diff": float(diff.max()),
+                                        "same_decision": same_top})
+            out.print(f"{domains[0].label} vs {D.label}: {ndiff:,} of {diff.size:,} output values differ "
+                      f"(max |diff| {diff.max():.3g}); "
+                      + ("same top-1" if same_top else "[red]DIFFERENT top-1[/]"))
+
+    # -- envelope from the bridge ---------------------------------------------------------------
+    notes = []
+    report["envelope"] = []
+    if R is not None:
+        for D in domains:
+            if D == R or D.is_enclosure:
+                continue
+            env = _envelope(model, inputs, D, R, notes)
+            if env is None:
+                break
+            kind, rows = _env_rows(env)
+            if rows is not None:
+                _show_rows(out, f"envelope per block: {D.label} vs {R.label}", rows)
+                report["envelope"].append({"domain": D.label, kind: _jsonable(rows)})
+            dec = getattr(env, "decision", None)
+            if callable(dec):
+                try:
+                    d = dec()
+                    out.print(f"decision ({D.label} vs {R.label}): {d}")
+                    report["envelope"][-1:] and report["envelope"][-1].update({"decision": _jsonable(d)})
+                except FpsemError as e:
+                    notes.append(f"decision: {e}")
+    for n in notes:
+        out.print(f"[dim]note: {n}[/]")
+
+    # -- is the top-1 certain? -------------------------------------------------------------------
+    if is_lm:
+        if ref_out is not None and R.is_enclosure:
+            rlo, rhi = bounds(R, D_last(R, ref_out))
+            i, ok = top1_certain(rlo, rhi)
+            i, ok = int(i[0]), bool(ok[0])
+            picks = [int(np.argmax(point(D, D.getitem(o, -1)))) for D, o in zip(domains, outs_d)]
+            report["top1"] = {"reference": R.label, "certain": ok, "token": i if ok else None, "picks": picks}
+            if ok:
+                agree = all(p == i for p in picks)
+                out.print(f"top-1 is [green]CERTAIN[/]: the real model's next token is {_tok_repr(tok, i)} ({i}) "
+                          f"(its {R.label} lower bound exceeds every other upper bound); "
+                          + ("every domain picks it" if agree else "[red]some domain picks another token[/]"))
+            else:
+                out.print(f"top-1 is [red]NOT certain[/]: the {R.label} enclosures of the leading logits overlap; "
+                          f"rounding could change the next token")
+        elif R is not None:
+            report["top1"] = {"reference": R.label, "certain": None}
+            out.print(f"top-1 certainty: undecidable with the point reference {R.label} (use an enclosure such as interval)")
+        else:
+            report["top1"] = {"reference": None, "certain": None}
+            out.print("top-1 certainty: no reference (--reference none)")
+
+    # -- generation -------------------------------------------------------------------------------
+    if is_lm and n_generate > 0:
+        gen, disagreements = _generate(model, domains, outs_d, caches[:len(domains)], n_generate)
+        report["generate"] = {"ids": gen, "text": tok.decode(gen), "disagreements": disagreements,
+                              "driver": domains[0].label}
+        out.print(f"generated ({n_generate} greedy tokens, driven by {domains[0].label}): "
+                  f"{json.dumps(tok.decode(gen), ensure_ascii=False)}")
+        if len(domains) > 1:
+            if disagreements:
+                for d in disagreements:
+                    picks = ", ".join(f"{k}: {_tok_repr(tok, v)} ({v})" for k, v in d["picks"].items())
+                    out.print(f"  [red]step {d['step']}[/]: domains pick different tokens: {picks}")
+            else:
+                out.print("  every domain picks the same token at every step")
+
+    if save_logits:
+        arr = as_saved(domains[0], outs_d[0])
+        try:
+            np.save(save_logits, arr)
+        except OSError as e:
+            raise FpsemError(f"cannot write {save_logits}: {e.strerror}") from None
+        out.print(f"saved {domains[0].label} {'logits' if is_lm else 'outputs'} {arr.shape} float64 to {save_logits}")
+    if json_out:
+        text = json.dumps(_jsonable(report), indent=1, ensure_ascii=False)
+        if json_out == "-":
+            click.echo(text)
+        else:
+            try:
+                with open(json_out, "w", encoding="utf-8") as f:
+                    f.write(text)
+            except OSError as e:
+                raise FpsemError(f"cannot write {json_out}: {e.strerror}") from None
+
+
+def D_last(D, o):
+    return D.getitem(o, -1)
+
+
+def _asdict(cfg):
+    import dataclasses
+    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(vars(cfg))
+
+
+def _generate(model, domains, outs, caches, k):
+    """Lockstep greedy decoding: at each step every domain scores the same prefix
+    (the first domain's greedy choices, fed through each domain's own KV cache);
+    steps where a domain's argmax differs from the first domain's are reported."""
+    from .values import point
+    gen, dis = [], []
+    logits = list(outs)
+    with model.hold(*domains):
+        for t in range(k):
+            picks = {D.label: int(np.argmax(point(D, D.getitem(lg, -1)))) for D, lg in zip(domains, logits)}
+            choice = picks[domains[0].label]
+            gen.append(choice)
+            if len(set(picks.values())) > 1:
+                dis.append({"step": t, "picks": picks})
+            if t + 1 < k:
+                nxt = np.array([choice], dtype=np.int64)
+                for j, D in enumerate(domains):
+                    logits[j], caches[j] = model.forward(D, nxt, cache=caches[j], return_cache=True)
+    return gen, dis
+
+
+@click.command("models")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def models_cmd(as_json):
+    """List the model zoo with parameter counts of the default configs."""
+    from rich.table import Table
+
+    from . import ZOO, get_model
+    from .gpt2 import CONFIGS, param_shapes
+    rows = []
+    for name, cls in ZOO.items():
+        m = get_model(name)
+        row = {"name": name, "params": m.n_params, "rational": m.is_rational,
+               "config": _jsonable(_asdict(m.config)), "summary": cls.summary}
+        if name == "gpt2":
+            row["presets"] = {k: int(sum(int(np.prod(s)) for s in param_shapes(c).values()))
+                              for k, c in CONFIGS.items()}
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    t = Table(title="fpsem models (default configs, seeded random weights)")
+    for col in ("model", "parameters", "exact-domain ok", "what it is"):
+        t.add_column(col)
+    for r in rows:
+        extra = ""
+        if "presets" in r:
+            extra = "\npresets: " + ", ".join(f"{k} {v / 1e6:.1f}M" if v >= 1e6 else f"{k} {v:,}"
+                                              for k, v in r["presets"].items())
+        t.add_row(r["name"], f"{r['params']:,}", "yes" if r["rational"] else "no", r["summary"] + extra)
+    _console().print(t)
