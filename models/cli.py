@@ -83,6 +83,9 @@ class _Bar:
 
     def advance(self, label=""):
         if self.p:
+            t = self.p.tasks[0]
+            if t.completed + 1 > t.total:
+                self.p.update(self.task, total=t.completed + 1)
             self.p.advance(self.task)
 
     def __exit__(self, *exc):
@@ -102,57 +105,53 @@ def _run_one(model, D, inputs, bar, want_cache):
     return out, cache, time.perf_counter() - t0
 
 
-def _envelope(model, inputs, D, R, notes):
-    """fpsem.envelope if the bridge provides it, else None with a note."""
+def _bridge_envelope():
+    """fpsem.envelope if fpsem.bridges provides one in this build, else None."""
     try:
         import fpsem.bridges as br
-        fn = getattr(br, "envelope")
-    except (ImportError, AttributeError):
-        notes.append("envelope summary unavailable: fpsem.bridges provides no envelope() in this build")
+    except ImportError:
+        return None
+    if getattr(br, "envelope", None) is None:
         return None
     import fpsem
-    return fpsem.envelope(model, inputs, domain=D, reference=R)
+    return fpsem.envelope
 
 
-def _env_rows(env):
-    """Per-block summary rows of an Envelope (whatever shape the bridge returns)."""
-    for attr in ("summary_by_block", "table"):
-        f = getattr(env, attr, None)
-        if f is None:
-            continue
-        rows = f() if callable(f) else f
-        return attr, rows
-    return None, None
+def _block_of(name):
+    parts = name.split(".")
+    if len(parts) > 1 and parts[1].isdigit():
+        return ".".join(parts[:2])
+    return parts[0].split("#")[0]
 
 
-def _show_rows(console, title, rows):
+def _block_rows(stats):
+    """Per-block maxima of the node statistics, blocks in order of appearance."""
+    rows = {}
+    for s in stats:
+        b = _block_of(s.name)
+        r = rows.setdefault(b, {"block": b, "nodes": 0, "max_abs": 0.0, "max_ulp": 0.0,
+                                "bound_abs": None, "holds": True, "last_node": s.name})
+        r["nodes"] += 1
+        r["last_node"] = s.name
+        r["max_abs"] = max(r["max_abs"], float(s.max_abs))
+        r["max_ulp"] = max(r["max_ulp"], float(s.max_ulp))
+        if s.bound_abs is not None:
+            r["bound_abs"] = max(r["bound_abs"] or 0.0, float(s.bound_abs))
+        h = s.holds
+        r["holds"] = None if h is None or r["holds"] is None else (r["holds"] and h)
+    return list(rows.values())
+
+
+def _block_table(console, title, rows):
     from rich.table import Table
-    if hasattr(rows, "__rich_console__") or isinstance(rows, str):
-        console.print(rows)
-        return
-    if isinstance(rows, dict):
-        rows = [dict(node=k, **v) if isinstance(v, dict) else {"node": k, "value": v} for k, v in rows.items()]
-    rows = list(rows or [])
-    if not rows:
-        console.print(f"{title}: (empty)")
-        return
-    if not isinstance(rows[0], dict):
-        for r in rows:
-            console.print(str(r))
-        return
     t = Table(title=title)
-    cols = list(rows[0].keys())
-    for c in cols:
-        t.add_column(str(c))
+    for col in ("block", "nodes", "max |err|", "max ulp", "rigorous bound", "within bound"):
+        t.add_column(col, justify="left" if col == "block" else "right")
     for r in rows:
-        t.add_row(*[_fmt(r.get(c)) for c in cols])
+        t.add_row(r["block"], str(r["nodes"]), f"{r['max_abs']:.3g}", f"{r['max_ulp']:.3g}",
+                  "-" if r["bound_abs"] is None else f"{r['bound_abs']:.3g}",
+                  {True: "yes", False: "[red]NO[/]", None: "-"}[r["holds"]])
     console.print(t)
-
-
-def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    return str(v)
 
 
 def _jsonable(x):
@@ -255,17 +254,24 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, acc, 
 
     # -- forward under every domain (and the reference when no bridge runs it) --------
     steps = max(1, getattr(model, "n_steps", 1))
+    env_fn = _bridge_envelope()
+    float_ds = [D for D in domains if D.is_float and D.format is not None and D != R]
+    use_env = R is not None and env_fn is not None and bool(float_ds)
     outs, caches, times = [], [], []
     runs = list(domains)
-    ref_direct = R is not None and getattr(R, "is_enclosure", False) and R not in domains
+    ref_direct = R is not None and not use_env and getattr(R, "is_enclosure", False) and R not in domains
     if ref_direct:
         runs.append(R)
-    with _Bar(steps * len(runs), enabled=not no_progress) as bar:
+    env, env_error = None, None
+    with _Bar(steps * (len(runs) + (len(float_ds) + 1 if use_env else 0)), enabled=not no_progress) as bar:
         for D in runs:
             o, cch, dt = _run_one(model, D, inputs, bar, want_cache=is_lm and n_generate > 0)
             outs.append(o)
             caches.append(cch)
             times.append(dt)
+        if use_env:
+            bar.describe(f"envelope vs {R.label}")
+            env = env_fn(model, inputs, domain=float_ds, reference=R, progress=bar.advance)
     ref_out = outs[-1] if ref_direct else (outs[domains.index(R)] if R in domains else None)
     outs_d = outs[:len(domains)]
 
@@ -327,52 +333,58 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, acc, 
                       + ("same top-1" if same_top else "[red]DIFFERENT top-1[/]"))
 
     # -- envelope from the bridge ---------------------------------------------------------------
-    notes = []
-    report["envelope"] = []
-    if R is not None:
-        for D in domains:
-            if D == R or D.is_enclosure:
-                continue
-            env = _envelope(model, inputs, D, R, notes)
-            if env is None:
-                break
-            kind, rows = _env_rows(env)
-            if rows is not None:
-                _show_rows(out, f"envelope per block: {D.label} vs {R.label}", rows)
-                report["envelope"].append({"domain": D.label, kind: _jsonable(rows)})
-            dec = getattr(env, "decision", None)
-            if callable(dec):
-                try:
-                    d = dec()
-                    out.print(f"decision ({D.label} vs {R.label}): {d}")
-                    report["envelope"][-1:] and report["envelope"][-1].update({"decision": _jsonable(d)})
-                except FpsemError as e:
-                    notes.append(f"decision: {e}")
-    for n in notes:
-        out.print(f"[dim]note: {n}[/]")
+    if R is not None and env_fn is None:
+        out.print("[dim]note: envelope summary unavailable: fpsem.bridges provides no envelope() in this build[/]")
+    elif R is not None and not float_ds:
+        out.print("[dim]note: no float domain to compare with the reference[/]")
+    dec = None
+    if env is not None:
+        report["envelope"] = []
+        for D in float_ds:
+            rows = _block_rows(env.stats(D.label))
+            _block_table(out, f"envelope per block: {D.label} vs {R.label}"
+                         + ("" if env.reference_kind in ("enclosure", "exact") else " (reference not rigorous)"), rows)
+            report["envelope"].append({"domain": D.label, "blocks": rows})
+        for line in env.summary().splitlines()[1:]:
+            out.print(line)
+        if env._decision_data is not None:
+            dec = env.decision()
+            report["decision"] = dec.to_dict()
 
     # -- is the top-1 certain? -------------------------------------------------------------------
     if is_lm:
-        if ref_out is not None and R.is_enclosure:
+        picks = [int(np.argmax(point(D, D.getitem(o, -1)))) for D, o in zip(domains, outs_d)]
+        rv = None
+        if dec is not None:
+            rv = dec.reference
+            i, ok = rv.top1, rv.certain
+        elif ref_out is not None and R.is_enclosure:
             rlo, rhi = bounds(R, D_last(R, ref_out))
             i, ok = top1_certain(rlo, rhi)
             i, ok = int(i[0]), bool(ok[0])
-            picks = [int(np.argmax(point(D, D.getitem(o, -1)))) for D, o in zip(domains, outs_d)]
-            report["top1"] = {"reference": R.label, "certain": ok, "token": i if ok else None, "picks": picks}
-            if ok:
-                agree = all(p == i for p in picks)
-                out.print(f"top-1 is [green]CERTAIN[/]: the real model's next token is {_tok_repr(tok, i)} ({i}) "
-                          f"(its {R.label} lower bound exceeds every other upper bound); "
-                          + ("every domain picks it" if agree else "[red]some domain picks another token[/]"))
-            else:
-                out.print(f"top-1 is [red]NOT certain[/]: the {R.label} enclosures of the leading logits overlap; "
-                          f"rounding could change the next token")
-        elif R is not None:
-            report["top1"] = {"reference": R.label, "certain": None}
-            out.print(f"top-1 certainty: undecidable with the point reference {R.label} (use an enclosure such as interval)")
         else:
-            report["top1"] = {"reference": None, "certain": None}
+            i, ok = None, None
+        report["top1"] = {"reference": R.label if R else None, "certain": ok,
+                          "token": i if ok else None, "picks": dict(zip([D.label for D in domains], picks))}
+        if ok:
+            agree = all(p == i for p in picks)
+            out.print(f"top-1 is [green]CERTAIN[/]: the real model's next token is {_tok_repr(tok, i)} ({i}) "
+                      f"(its {R.label} lower bound exceeds every other token's upper bound); "
+                      + ("every domain picks it" if agree else "[red]some domain picks another token[/]"))
+        elif ok is False:
+            out.print(f"top-1 is [red]NOT certain[/]: the {R.label} enclosures of the leading logits overlap; "
+                      f"the real model's next token is not decided at this precision")
+        elif R is not None:
+            out.print(f"top-1 certainty: undecidable with the point reference {R.label} "
+                      f"(use an enclosure such as interval)")
+        else:
             out.print("top-1 certainty: no reference (--reference none)")
+        if dec is not None:
+            for lab, v in dec.domains.items():
+                if v.certain is not None:
+                    out.print(f"  {lab}: top-1 {_tok_repr(tok, v.top1)} ({v.top1}) "
+                              + ("is certain within its rigorous error bound" if v.certain
+                                 else "is not certain within its rigorous error bound"))
 
     # -- generation -------------------------------------------------------------------------------
     if is_lm and n_generate > 0:
