@@ -288,22 +288,43 @@ def elementary_oracle(fn, bits, fmt, mode="rne", tininess="after", ftz=False, da
     if fn == "log" and xq == 1:
         return 0, 0
     if fn == "exp2" and xq.denominator == 1:
-        return round_exact(Fraction(2) ** int(xq), fmt, mode, 0, tininess, ftz)
+        return round_exact(Fraction(2) ** max(-3000, min(3000, int(xq))), fmt, mode, 0, tininess, ftz)
     if fn == "rsqrt":
         n, d = xq.numerator, xq.denominator
         r = math.isqrt(n * d)
         if r * r == n * d:  # sqrt(x) = r/d rational, 1/sqrt(x) = d/r
             return _finish(Fraction(d, r), fmt, mode, tininess, ftz)
+    # saturation clamps (oracle only): beyond these points f(x) lies in the same
+    # open gap between representable numbers (or overflows / underflows alike)
+    # for every format here, so every mode rounds f(x) and f(clamp) the same.
+    clamp = {"exp": 1000, "exp2": 2000, "sigmoid": 1000, "tanh": 100, "erf": 30}
+    if fn in clamp and abs(xq) > clamp[fn]:
+        xq = Fraction(clamp[fn]) * (1 if xq > 0 else -1)
+        x = mpq(xq.numerator, xq.denominator)
     f = {"exp": gmpy2.exp, "exp2": gmpy2.exp2, "log": gmpy2.log, "tanh": gmpy2.tanh,
          "erf": gmpy2.erf, "sin": gmpy2.sin, "cos": gmpy2.cos, "rsqrt": gmpy2.rec_sqrt,
          "sigmoid": lambda t: 1 / (1 + gmpy2.exp(-t))}[fn]
     prec = 128
     while True:
-        with gmpy2.context(precision=prec, round=gmpy2.RoundToNearest, emin=-10 ** 6, emax=10 ** 6):
-            v = f(mpfr(x))
-        vq = Fraction(*v.as_integer_ratio())
-        # MPFR: error < 1 ulp(prec); sigmoid composes 3 roundings: < 4 ulps
-        err = abs(vq) * Fraction(1, 2 ** (prec - 3))
+        with gmpy2.context(precision=prec, round=gmpy2.RoundToNearest, emin=-10 ** 7, emax=10 ** 7):
+            X = mpfr(x)
+            sgn = -1 if xq < 0 else 1
+            if fn in ("erf", "tanh") and abs(xq) > 1:
+                # 1 - t with t = erfc|x| or 2/(e^{2|x|}+1), t known to a few ulps
+                t = gmpy2.erfc(abs(X)) if fn == "erf" else 2 / (gmpy2.exp(2 * abs(X)) + 1)
+                tq = Fraction(*t.as_integer_ratio())
+                vq = sgn * (1 - tq)
+                err = tq * Fraction(1, 2 ** (prec - 5))
+            elif fn == "sigmoid" and xq > 1:
+                t = 1 / (1 + gmpy2.exp(X))
+                tq = Fraction(*t.as_integer_ratio())
+                vq = 1 - tq
+                err = tq * Fraction(1, 2 ** (prec - 5))
+            else:
+                v = f(X)
+                vq = Fraction(*v.as_integer_ratio())
+                # MPFR: error < 1 ulp(prec); sigmoid composes 3 roundings
+                err = abs(vq) * Fraction(1, 2 ** (prec - 5))
         lo = round_exact(vq - err, fmt, mode, 0, tininess, ftz, approx=True)
         hi = round_exact(vq + err, fmt, mode, 0, tininess, ftz, approx=True)
         if lo == hi:
