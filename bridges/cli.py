@@ -1,0 +1,118 @@
+"""`fpsem audit` and `fpsem envelope` (loaded lazily by fpsem.cli).
+
+Exit status: 0 clean, 1 on any finding, 2 on a usage error (FpsemError,
+mapped by fpsem.cli.main).
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from fpsem.errors import FpsemError
+
+
+def _split(s):
+    return [x for x in (s or "").split(",") if x.strip()] or None
+
+
+@click.command("audit")
+@click.option("--suite", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+              help="quick: one fixed-seed case per op, edge cases, tiny models; full: more seeds, orders and sizes")
+@click.option("--domains", default=None, help="comma-separated domains to audit (default: every available one)")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the full report as JSON")
+@click.option("--junit", "junit_out", type=click.Path(dir_okay=False), default=None,
+              help="write JUnit XML (one testcase per check)")
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None,
+              help="compare the bit hashes of every audited output with this baseline")
+@click.option("--update-baseline", "update", type=click.Path(dir_okay=False), default=None, is_flag=False,
+              flag_value="", help="write the hashes of this run as a baseline (to FILE, or to --baseline)")
+@click.option("--no-models", is_flag=True, help="skip the zoo models")
+@click.option("-q", "--quiet", is_flag=True, help="print only the summary line and the findings")
+@click.pass_context
+def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_models, quiet):
+    """Differential float audit: bit agreement where promised, declared bounds,
+    interval soundness, and bit drift against a baseline."""
+    from rich.console import Console
+
+    from .audit import load_baseline, run_audit, write_baseline
+
+    con = Console(stderr=False, highlight=False)
+    target = None
+    if update is not None:
+        target = update or baseline
+        if not target:
+            raise FpsemError("--update-baseline needs a file (or --baseline FILE)")
+    base = load_baseline(baseline) if baseline and update is None else None
+    res = run_audit(suite=suite, domains=_split(domains), baseline=base, models=not no_models)
+    if json_out:
+        res.to_json(json_out)
+    if junit_out:
+        res.to_junit(junit_out)
+    if target:
+        write_baseline(res, target)
+    c = res.counts()
+    if not quiet:
+        for n in res.notes:
+            con.print(f"[dim]note: {n}[/]")
+    for f in res.findings:
+        con.print(f"[red]FINDING[/] {f.name}: {f.message.splitlines()[0] if f.message else ''}")
+    state = "[green]clean[/]" if res.ok else f"[red]{len(res.findings)} finding(s)[/]"
+    con.print(f"fpsem audit --suite {suite}: {len(res.checks)} checks, {c['pass']} passed, {c['fail']} failed, "
+              f"{c['skip']} skipped over {', '.join(res.domains)} in {res.seconds:.1f}s: {state}"
+              + (f"; baseline written to {target}" if target else ""))
+    if not res.ok:
+        # sys.exit, not ctx.exit: fpsem.cli.main runs click with standalone_mode=False,
+        # where click turns ctx.exit(1) into a return value that main() drops
+        sys.exit(1)
+
+
+@click.command("envelope")
+@click.argument("model")
+@click.option("--config", default=None, help="zoo config preset (e.g. tiny)")
+@click.option("--domain", "domains", default="ieee32", show_default=True,
+              help="float domain(s), comma-separated, primary first; options as name:key=value")
+@click.option("--reference", default="interval", show_default=True, help="interval, exact or a float domain")
+@click.option("--acc", default=None, help="accumulation order for every float domain (sequential, pairwise, ...)")
+@click.option("--compare", default="auto", show_default=True,
+              help="extra float domains for bit comparison (comma-separated), 'auto' or 'none'")
+@click.option("--worst", "nworst", type=int, default=5, show_default=True, help="list the k worst nodes by ulp")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the envelope as JSON")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None, help="write a PNG of error per node")
+@click.option("--no-apriori", is_flag=True, help="skip the a-priori dot bounds (faster)")
+def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_out, plot_out, no_apriori):
+    """Error envelope of MODEL (a zoo name) node by node against a reference."""
+    from rich.console import Console
+
+    from .envelope import run_domains
+
+    cmp = "auto" if compare == "auto" else ([] if compare in ("none", "") else _split(compare))
+    env = run_domains(model, None, _split(domains), reference, config=config, acc=acc, compare=cmp,
+                      apriori=not no_apriori)
+    con = Console(highlight=False)
+    con.print(env.table())
+    print_summary(env, con, nworst)
+    if json_out:
+        env.to_json(json_out)
+        con.print(f"envelope written to {json_out}")
+    if plot_out:
+        env.plot(plot_out)
+        con.print(f"plot written to {plot_out}")
+
+
+def print_summary(env, console=None, nworst=3):
+    """The envelope summary that `fpsem run` and `fpsem envelope` print."""
+    if console is None:
+        from rich.console import Console
+        console = Console(highlight=False)
+    console.print(env.summary())
+    if nworst:
+        ws = env.worst(nworst, by="ulp")
+        if ws:
+            console.print("worst nodes by ulp: " + ", ".join(f"{s.name} ({s.max_ulp:.3g})" for s in ws))
+    for n in env.notes:
+        console.print(f"[dim]note: {n}[/]")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(audit_cmd())

@@ -1,0 +1,130 @@
+"""fpsem audit: checks, JUnit/JSON reports, baselines and planted bit drift."""
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import fpsem
+from fpsem.bridges import audit as A
+from fpsem.cli import main
+
+DOMS = "float32,float64,exact,interval"
+
+
+def _avail(name):
+    return fpsem.availability(name)[0]
+
+
+def _run(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return e.value.code or 0, out.out + out.err
+
+
+def test_quick_ops_clean_and_planted_drift_is_caught(tmp_path, capsys):
+    base = tmp_path / "base.json"
+    js, xml = tmp_path / "a.json", tmp_path / "a.xml"
+    code, out = _run(["audit", "--suite", "quick", "--no-models", "--domains", DOMS,
+                      "--update-baseline", str(base), "--json", str(js), "--junit", str(xml)], capsys)
+    assert code == 0, out
+    assert "clean" in out
+    rep = json.loads(js.read_text())
+    assert rep["ok"] and rep["counts"]["fail"] == 0
+    kinds = {c["kind"] for c in rep["checks"]}
+    assert {"bound", "enclosure"} <= kinds
+    # JUnit: one testcase per check
+    root = ET.parse(xml).getroot()
+    assert len(root.findall(".//testcase")) == len(rep["checks"])
+    # the baseline holds a hash for every audited output of every domain
+    hashes = json.loads(base.read_text())["hashes"]
+    assert "op:matmul@float32" in hashes and "prim:exp@float32" in hashes
+    # unchanged bits: clean
+    code, out = _run(["audit", "--no-models", "--domains", DOMS, "--baseline", str(base)], capsys)
+    assert code == 0, out
+    # plant a bit drift: one hash changes (as after a BLAS upgrade)
+    data = json.loads(base.read_text())
+    victim = "op:linear@float32"
+    data["hashes"][victim] = "0" * 64
+    base.write_text(json.dumps(data))
+    code, out = _run(["audit", "--no-models", "--domains", DOMS, "--baseline", str(base),
+                      "--junit", str(xml), "--json", str(js)], capsys)
+    assert code == 1
+    assert f"baseline:{victim}" in out and "drift" in out
+    root = ET.parse(xml).getroot()
+    failed = [tc.get("name") for tc in root.iter("testcase") if tc.find("failure") is not None]
+    assert failed == [f"baseline:{victim}"]
+    assert json.loads(js.read_text())["findings"][0].startswith(f"baseline:{victim}")
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    code, out = _run(["audit", "--domains", "float33"], capsys)
+    assert code == 2 and "float33" in out
+    code, out = _run(["audit", "--no-models", "--domains", "float64", "--baseline", str(tmp_path / "none.json")],
+                     capsys)
+    assert code == 2 and "none.json" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, out = _run(["audit", "--no-models", "--domains", "float64", "--baseline", str(bad)], capsys)
+    assert code == 2
+
+
+def test_declared_bound_check_catches_a_wrong_declaration():
+    """A domain that declares exp correctly rounded while numpy's float32 exp is not
+    is caught by check (2)."""
+    from fpsem.bridges.suite import _unary_case
+    from fpsem.domain import CR
+    D = fpsem.domain("float32")
+
+    class Liar(type(D)):
+        def _accuracy(self, prim):
+            return CR if prim == "exp" else super()._accuracy(prim)
+
+    L = Liar()
+    case = _unary_case("exp", 400, seed=3)
+    inputs = case.inputs()
+    st, msg = A.check_prim_bound(case, L, inputs, case.fn(L, *[L.asarray(a) for a in inputs]))
+    assert st == "fail" and "correctly rounded" in msg
+    st, msg = A.check_prim_bound(case, D, inputs, case.fn(D, *[D.asarray(a) for a in inputs]))
+    assert st == "pass", msg
+
+
+def test_correctly_rounded_check_uses_sign_of_zero():
+    from fpsem.bridges.suite import _binary_case
+    D = fpsem.domain("float64")
+
+    class Sloppy(type(D)):
+        def _impl_add(self, a, b):
+            return np.abs(np.add(a, b)) * np.sign(np.add(a, b)) + 0.0  # loses -0
+
+    case = _binary_case("add", 8, seed=1)
+    inputs = case.inputs()
+    S = Sloppy()
+    st, msg = A.check_prim_bound(case, S, inputs, case.fn(S, *[S.asarray(a) for a in inputs]))
+    assert st == "fail" and "-0.0" in msg
+
+
+def test_model_audit_hashes_every_node():
+    res = A.AuditResult("quick", [])
+    floats, refs, _ = A.audit_domains(["float32", "interval", "exact"])
+    A._audit_model(res, "mlp", "tiny", floats, refs, [])
+    names = {c.name: c for c in res.checks}
+    assert names["run:model:mlp/tiny"].status == "pass"
+    assert all(c.status == "pass" for c in res.checks), [(c.name, c.message) for c in res.checks]
+    assert any(k.startswith("model:mlp/tiny:") and k.endswith("@float32") for k in res.hashes)
+    if "enclosure:model:mlp/tiny" in names:
+        assert names["enclosure:model:mlp/tiny"].status == "pass"
+
+
+@pytest.mark.skipif(not _avail("ieee32"), reason="ieee32 not available")
+def test_ieee32_float32_bit_pairs():
+    floats, _, _ = A.audit_domains(["ieee32", "float32"])
+    pairs = A.bit_pairs(floats)
+    assert pairs
+    a, b = pairs[0]
+    ok, why = A.promised(floats[a], floats[b], ("asarray", "add", "mul", "dot"))
+    assert ok, why
+    ok, _ = A.promised(floats[a], floats[b], ("exp",))
+    assert not ok
