@@ -248,7 +248,7 @@ class FloatEmu:
     def from_float64(self, v, rounding="rne", ftz=False, daz=False, tininess="after", nan="x86"):
         """Round binary64 values (numpy float64) into this format."""
         cfg = self.cfg(rounding, ftz, daz, tininess, nan)
-        v = np.ascontiguousarray(np.asarray(v, dtype=np.float64))
+        v = np.asarray(v, dtype=np.float64, order="C")
         out, fl = self._run(K.k_from_f64, (v.view(np.int64).ravel(), cfg), v.size, ())
         return self._out(v.shape, out, fl, self.dtype)
 
@@ -262,7 +262,7 @@ class FloatEmu:
     def from_int(self, v, rounding="rne", ftz=False, daz=False, tininess="after", nan="x86"):
         """Round int32/int64 values into this format."""
         cfg = self.cfg(rounding, ftz, daz, tininess, nan)
-        v = np.ascontiguousarray(np.asarray(v, dtype=np.int64))
+        v = np.asarray(v, dtype=np.int64, order="C")
         out, fl = self._run(K.k_from_int, (v.ravel(), cfg), v.size, ())
         return self._out(v.shape, out, fl, self.dtype)
 

@@ -1,0 +1,539 @@
+"""The `ieee32`, `bf16` and `fp16` domains: the bit-exact emulator as a domain.
+
+Every primitive goes through `fpsem.emu` with the domain's options: rounding
+(rne, rtz, rup, rdn, rna), ftz, daz, tininess ("after" x86 / "before" ARM) and
+the NaN preset ("x86", "cuda", "arm"). Reductions follow the accumulation
+orders of fpsem.order exactly:
+
+  sum, sequential:   s = t0; s = fl(s + t_i)
+  dot, sequential:   s = fl(x0*y0); s = fl(s + fl(x_i*y_i))
+  dot, fma_chain:    s = +0; s = fma(x_i, y_i, s)   (one rounding per step)
+  pairwise, blocked(k), tree(w): compositions of sequential pieces with the
+                     domain's own correctly rounded add (fpsem.domains._orders)
+  exact_then_round:  exact integer accumulation, one rounding in the domain's mode
+  native:            taken as sequential (the emulator has no other native order)
+
+Values: ieee32 values are numpy float32 arrays, fp16 values numpy float16 arrays
+(both IEEE interchange formats, bits via .view), bf16 values uint16 arrays of
+encodings (numpy has no bfloat16). Arrays are always ndarrays, 0-d allowed.
+
+Fast paths (binary32, rne, no ftz/daz), bit-identical to the reference:
+elementwise + - * / sqrt in binary64 then one rounding (fpsem.emu._kernels says
+why that is exact); sequential dot as a numba float32 ikj loop (each float32 *
+and + is one IEEE RNE operation; LLVM does not contract a*b+c into an FMA
+without fast-math flags); fma_chain through binary64 with round-to-odd
+(Boldo-Melquiond). Outputs that are NaN are recomputed with the reference so
+NaN payloads follow the preset.
+
+Flags: sticky per domain instance (`D.flags()`, `D.clear_flags()`), never global.
+Elementwise primitives and the reference reductions record all five flags
+exactly. The fast RNE reductions (sum/dot with rounding="rne", no ftz/daz)
+record invalid, divide-by-zero and overflow only; for exact inexact/underflow
+flags of a reduction call fpsem.emu directly or use `exact_flags=True`.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+from numba import njit
+
+from .. import emu, formats
+from ..domain import CR, EXACT, Accuracy, Domain, to_fraction_scalar
+from ..emu import _core as C
+from ..emu._api import FLAG_NAMES, flags_dict
+from ..errors import NotRepresentable, UnsupportedOption
+from ..exactsum import round_sum
+from ..formats import round_fraction
+from . import _orders
+
+_NJ = dict(cache=True, error_model="numpy")
+
+
+# ------------------------------------------------------------------ reference kernels
+@njit(**_NJ)
+def _ref_seq_sum(x, cfg):
+    R, n = x.shape
+    out = np.empty(R, np.uint32)
+    fl = 0
+    for r in range(R):
+        s = np.int64(x[r, 0])
+        for i in range(1, n):
+            s, f = C.add_s(s, np.int64(x[r, i]), cfg, 0)
+            fl |= f
+        out[r] = s
+    return out, fl
+
+
+@njit(**_NJ)
+def _ref_seq_dot(a, b, cfg, fused):
+    B, m, k = a.shape
+    n = b.shape[2]
+    out = np.empty((B, m, n), np.uint32)
+    fl = 0
+    for t in range(B):
+        for i in range(m):
+            for j in range(n):
+                if fused:
+                    s = np.int64(0)
+                    for kk in range(k):
+                        s, f = C.fma_s(np.int64(a[t, i, kk]), np.int64(b[t, kk, j]), s, cfg)
+                        fl |= f
+                else:
+                    s, f = C.mul_s(np.int64(a[t, i, 0]), np.int64(b[t, 0, j]), cfg)
+                    fl |= f
+                    for kk in range(1, k):
+                        p, f = C.mul_s(np.int64(a[t, i, kk]), np.int64(b[t, kk, j]), cfg)
+                        fl |= f
+                        s, f = C.add_s(s, p, cfg, 0)
+                        fl |= f
+                out[t, i, j] = s
+    return out, fl
+
+
+@njit(**_NJ)
+def _ref_max(x, cfg):
+    R, n = x.shape
+    out = np.empty(R, np.uint32)
+    fl = 0
+    for r in range(R):
+        s = np.int64(x[r, 0])
+        for i in range(1, n):
+            s, f = C.minmax_s(s, np.int64(x[r, i]), cfg, True, False)
+            fl |= f
+        out[r] = s
+    return out, fl
+
+
+# ------------------------------------------------------------------ fast binary32 RNE kernels
+@njit(**_NJ)
+def _fast_seq_sum(x):
+    R, n = x.shape
+    out = np.empty(R, np.float32)
+    for r in range(R):
+        s = x[r, 0]
+        for i in range(1, n):
+            s = s + x[r, i]  # one IEEE binary32 RNE addition
+        out[r] = s
+    return out
+
+
+@njit(**_NJ)
+def _fast_seq_dot(a, b):
+    # ikj order; each c[i, j] sees fl(a_i0 b_0j) then c = fl(c + fl(a_ik b_kj)), k ascending
+    B, m, k = a.shape
+    n = b.shape[2]
+    c = np.empty((B, m, n), np.float32)
+    for t in range(B):
+        for i in range(m):
+            a0 = a[t, i, 0]
+            for j in range(n):
+                c[t, i, j] = a0 * b[t, 0, j]
+            for kk in range(1, k):
+                aik = a[t, i, kk]
+                for j in range(n):
+                    c[t, i, j] = c[t, i, j] + aik * b[t, kk, j]
+    return c
+
+
+@njit(**_NJ)
+def _fma32_rto(x, y, z):
+    """binary32 fma(x, y, z) in RNE through binary64. The product of two binary32
+    values is exact in binary64 (48 <= 53 bits); TwoSum gives s = RN53(p + z) and
+    its exact error e; s is then rounded to odd (the last bit made 1 when e != 0)
+    and rounded once to binary32. Round-to-odd at 53 >= 24 + 2 bits followed by
+    a round-to-nearest is the correctly rounded result (Boldo & Melquiond, IEEE TC
+    2008, Thm 4). Non-finite sums are returned as computed (inf arithmetic is
+    exact); NaN outputs are recomputed by the caller with the reference."""
+    p = np.float64(x) * np.float64(y)
+    zz = np.float64(z)
+    s = p + zz
+    if not math.isfinite(s):
+        return np.float32(s)
+    bb = s - p
+    e = (p - (s - bb)) + (zz - bb)
+    if e != 0.0:
+        mt, ex = math.frexp(s)
+        M = np.int64(mt * 9007199254740992.0)
+        if (M & 1) == 0:
+            M += 1 if e > 0.0 else -1
+        s = math.ldexp(np.float64(M), ex - 53)
+    return np.float32(s)
+
+
+@njit(**_NJ)
+def _fast_fma_dot(a, b):
+    B, m, k = a.shape
+    n = b.shape[2]
+    c = np.zeros((B, m, n), np.float32)
+    for t in range(B):
+        for i in range(m):
+            for kk in range(k):
+                aik = a[t, i, kk]
+                for j in range(n):
+                    c[t, i, j] = _fma32_rto(aik, b[t, kk, j], c[t, i, j])
+    return c
+
+
+@njit(**_NJ)
+def _fast_fma(x, y, z, out):
+    for i in range(x.size):
+        out[i] = _fma32_rto(x[i], y[i], z[i])
+
+
+class _IEEEDomain(Domain):
+    OPTIONS = {"rounding": "rne", "ftz": False, "daz": False, "nan": "x86",
+               "tininess": "after", "acc": "sequential", "exact_flags": False}
+    is_float = True
+    GAPS = {}
+    #: value dtype and the emulator
+    vdtype = np.float32
+    E = emu.binary32
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        object.__setattr__(self, "_flagbox", [0])
+        o = self._opts
+        object.__setattr__(self, "_kw", dict(rounding=o["rounding"], ftz=bool(o["ftz"]),
+                                            daz=bool(o["daz"]), tininess=o["tininess"], nan=o["nan"]))
+        object.__setattr__(self, "_cfg", self.E.cfg(**self._kw))
+
+    def _validate_options(self, opts):
+        opts = super()._validate_options(opts)
+        from ..emu.specialize import nan_code, tininess_code
+        try:
+            nan_code(opts["nan"])
+            tininess_code(opts["tininess"])
+        except UnsupportedOption as e:
+            raise UnsupportedOption(f"domain {self.name!r}: {e}") from None
+        if opts["acc"].kind == "native":
+            pass
+        return opts
+
+    # -- flags -----------------------------------------------------------------
+    def flags(self):
+        """Sticky IEEE flags raised by this domain instance so far."""
+        return flags_dict(self._flagbox[0])
+
+    def clear_flags(self):
+        self._flagbox[0] = 0
+
+    def _log(self, fl):
+        if isinstance(fl, (int, np.integer)):
+            self._flagbox[0] |= int(fl)
+        else:
+            self._flagbox[0] |= fl.summary()
+
+    @property
+    def _fast(self):
+        o = self._opts
+        return (self.format is formats.binary32 and o["rounding"] == "rne" and not o["ftz"]
+                and not o["daz"] and not o["exact_flags"])
+
+    # -- representation ----------------------------------------------------------
+    def is_value(self, x):
+        return isinstance(x, np.ndarray) and x.dtype == self.vdtype
+
+    def _bits(self, x):
+        x = np.asarray(x)
+        return x if x.dtype == self.E.dtype else x.view(self.E.dtype)
+
+    def _val(self, bits):
+        bits = np.asarray(bits, dtype=self.E.dtype)
+        return bits if self.vdtype == self.E.dtype else bits.view(self.vdtype)
+
+    def _impl_asarray(self, data):
+        arr = data if isinstance(data, np.ndarray) else np.array(data, dtype=object)
+        if arr.dtype.kind == "b":
+            raise UnsupportedOption(f"asarray[{self.label}]: boolean data is not numeric")
+        if arr.dtype.kind == "f":
+            out, fl = self.E.from_float64(arr.astype(np.float64), **self._kw)
+            self._log(fl)
+            return self._val(out)
+        if arr.dtype.kind in "iu" and arr.dtype.itemsize <= 8 and arr.dtype != np.uint64:
+            out, fl = self.E.from_int(arr.astype(np.int64), **self._kw)
+            self._log(fl)
+            return self._val(out)
+        out = np.empty(arr.shape, self.E.dtype)
+        acc = 0
+        for idx, v in np.ndenumerate(arr):
+            if isinstance(v, (float, np.floating)) and not math.isfinite(v):
+                b, f = self.E.from_float64(np.float64(v), **self._kw)
+                out[idx] = b
+                continue
+            q = to_fraction_scalar(v, f"asarray[{self.label}]")
+            b, f = self.E.from_fraction(q, **self._kw)
+            out[idx] = b
+            acc |= f.summary()
+        self._log(acc)
+        return self._val(out)
+
+    def to_fraction(self, x):
+        bits = self._bits(x)
+        out = self.E.to_fraction(bits)
+        for v in out.ravel():
+            if isinstance(v, float):
+                raise NotRepresentable(f"to_fraction[{self.label}]: inf or nan has no rational value")
+        return out
+
+    def to_float64(self, x):
+        if self.vdtype != self.E.dtype:
+            return np.asarray(x).astype(np.float64)
+        out, _ = self.E.to_float64(self._bits(x), nan=self._kw["nan"])
+        return out
+
+    # -- elementwise ---------------------------------------------------------------
+    def _call(self, name, *xs):
+        out, fl = getattr(self.E, name)(*[self._bits(x) for x in xs], **self._kw)
+        self._log(fl)
+        return self._val(out)
+
+    def _impl_add(self, a, b):
+        return self._call("add", a, b)
+
+    def _impl_sub(self, a, b):
+        return self._call("sub", a, b)
+
+    def _impl_mul(self, a, b):
+        return self._call("mul", a, b)
+
+    def _impl_div(self, a, b):
+        return self._call("div", a, b)
+
+    def _impl_sqrt(self, a):
+        return self._call("sqrt", a)
+
+    def _impl_fma(self, a, b, c):
+        if self._fast:
+            a, b, c = np.broadcast_arrays(*(np.asarray(v) for v in (a, b, c)))
+            x, y, z = (np.ascontiguousarray(v).ravel() for v in (a, b, c))
+            out = np.empty(x.shape, np.float32)
+            _fast_fma(x, y, z, out)
+            bad = np.isnan(out)
+            if bad.any():
+                r, fl = self.E.fma(x[bad].view(np.uint32), y[bad].view(np.uint32),
+                                   z[bad].view(np.uint32), **self._kw)
+                out[bad] = r.view(np.float32)
+                self._log(fl)
+            return out.reshape(a.shape)
+        return self._call("fma", a, b, c)
+
+    def _impl_neg(self, a):
+        sb = self.E.dtype(1 << (self.format.bits - 1))
+        return self._val(self._bits(a) ^ sb)
+
+    def _impl_abs(self, a):
+        sb = self.E.dtype((1 << (self.format.bits - 1)) - 1)
+        return self._val(self._bits(a) & sb)
+
+    def _impl_minimum(self, a, b):
+        return self._call("minimum", a, b)
+
+    def _impl_maximum(self, a, b):
+        return self._call("maximum", a, b)
+
+    def _impl_exp(self, a):
+        return self._call("exp", a)
+
+    def _impl_exp2(self, a):
+        return self._call("exp2", a)
+
+    def _impl_log(self, a):
+        return self._call("log", a)
+
+    def _impl_tanh(self, a):
+        return self._call("tanh", a)
+
+    def _impl_erf(self, a):
+        return self._call("erf", a)
+
+    def _impl_sin(self, a):
+        return self._call("sin", a)
+
+    def _impl_cos(self, a):
+        return self._call("cos", a)
+
+    def sigmoid(self, a):
+        """Correctly rounded 1/(1+e^-x) (an extra, not a protocol primitive)."""
+        return self._call("sigmoid", a)
+
+    def rsqrt(self, a):
+        """Correctly rounded 1/sqrt(x) (an extra, not a protocol primitive)."""
+        return self._call("rsqrt", a)
+
+    # -- comparisons: numpy bool arrays. eq/ne are quiet, lt/le/gt/ge signalling
+    # (IEEE 754-2019 5.11: invalid on any NaN operand).
+    def _cmp(self, a, b, signaling):
+        code, fl = self.E.compare(self._bits(a), self._bits(b), signaling=signaling,
+                                  daz=self._kw["daz"], nan=self._kw["nan"])
+        self._log(fl)
+        return code
+
+    def _impl_lt(self, a, b):
+        return self._cmp(a, b, True) == -1
+
+    def _impl_le(self, a, b):
+        c = self._cmp(a, b, True)
+        return (c == -1) | (c == 0)
+
+    def _impl_gt(self, a, b):
+        return self._cmp(a, b, True) == 1
+
+    def _impl_ge(self, a, b):
+        c = self._cmp(a, b, True)
+        return (c == 1) | (c == 0)
+
+    def _impl_eq(self, a, b):
+        return self._cmp(a, b, False) == 0
+
+    def _impl_ne(self, a, b):
+        return self._cmp(a, b, False) != 0
+
+    # -- reductions --------------------------------------------------------------------
+    def _bits32(self, x):
+        return np.ascontiguousarray(self._bits(x)).astype(np.uint32, copy=False)
+
+    def _out_bits(self, bits32):
+        return self._val(bits32.astype(self.E.dtype, copy=False))
+
+    def _seq_sum(self, rows):
+        if self._fast:
+            x = np.ascontiguousarray(rows)
+            out = _fast_seq_sum(x)
+            bad = np.isnan(out)
+            if bad.any():
+                r, fl = _ref_seq_sum(x[bad].view(np.uint32), self._cfg)
+                out[bad] = r.view(np.float32)
+            self._log_nonfinite(x, out)
+            return out
+        out, fl = _ref_seq_sum(self._bits32(rows), self._cfg)
+        self._log(fl)
+        return self._out_bits(out)
+
+    def _log_nonfinite(self, inputs, out):
+        """Invalid/overflow of a fast RNE reduction, from its inputs and outputs."""
+        fin_out = np.isfinite(out)
+        if fin_out.all():
+            return
+        fin_in = np.isfinite(inputs).all()
+        if np.isnan(out).any() and fin_in:
+            self._log(C.INVALID | C.OVERFLOW)
+        elif (~fin_out).any() and fin_in:
+            self._log(C.OVERFLOW | C.INEXACT)
+        elif np.isnan(out).any():
+            self._log(C.INVALID)
+
+    def _exact_sum(self, rows):
+        v64 = self._as64(rows)
+        R = v64.shape[0]
+        out = np.empty(R, np.uint32)
+        for r in range(R):
+            out[r] = self._round_exact_terms(v64[r])
+        return self._out_bits(out)
+
+    def _as64(self, x):
+        out, _ = self.E.to_float64(self._bits(x), daz=self._kw["daz"], nan=self._kw["nan"])
+        return out
+
+    def _round_exact_terms(self, terms):
+        bits, nonfinite = round_sum(terms, self.format, self._kw["rounding"])
+        if bits is None:
+            b, fl = self.E.from_float64(np.float64(nonfinite), nan=self._kw["nan"])
+            return int(b)
+        s = formats.decode(bits, self.format)
+        exact = sum((Fraction(float(t)) for t in terms), Fraction(0))
+        r = round_fraction(exact, self.format, self._kw["rounding"])
+        fl = (C.INEXACT if r.inexact else 0) | (C.OVERFLOW if r.overflow else 0)
+        tiny = r.underflow_before if self._kw["tininess"] == "before" else r.underflow_after
+        if tiny:
+            fl |= C.UNDERFLOW
+        if self._kw["ftz"] and s != 0 and abs(s) < self.format.min_normal:
+            bits = bits & (1 << (self.format.bits - 1))
+            fl |= C.UNDERFLOW | C.INEXACT
+        self._log(fl)
+        return bits
+
+    def _impl_sum(self, rows, order):
+        return _orders.sum_rows(self, rows, order, self._seq_sum, self._exact_sum)
+
+    def _impl_max(self, rows):
+        out, fl = _ref_max(self._bits32(rows), self._cfg)
+        self._log(fl)
+        return self._out_bits(out)
+
+    def _seq_dot(self, a, b, fused=False):
+        if self._fast:
+            x, y = np.ascontiguousarray(a), np.ascontiguousarray(b)
+            out = _fast_fma_dot(x, y) if fused else _fast_seq_dot(x, y)
+            bad = np.argwhere(np.isnan(out))
+            if len(bad):
+                xb, yb = x.view(np.uint32), y.view(np.uint32)
+                for t, i, j in bad:
+                    r, _ = _ref_seq_dot(np.ascontiguousarray(xb[t:t + 1, i:i + 1, :]),
+                                        np.ascontiguousarray(yb[t:t + 1, :, j:j + 1]), self._cfg, fused)
+                    out[t, i, j] = r.view(np.float32)[0, 0, 0]
+            self._log_nonfinite(np.concatenate([x.ravel(), y.ravel()]), out)
+            return out
+        out, fl = _ref_seq_dot(self._bits32(a), self._bits32(b), self._cfg, fused)
+        self._log(fl)
+        return self._out_bits(out)
+
+    def _fma_dot(self, a, b):
+        return self._seq_dot(a, b, fused=True)
+
+    def _exact_dot(self, a, b):
+        x, y = self._as64(a), self._as64(b)
+        B, m, k = x.shape
+        n = y.shape[2]
+        out = np.empty((B, m, n), np.uint32)
+        for t in range(B):
+            for i in range(m):
+                for j in range(n):
+                    with np.errstate(invalid="ignore"):
+                        prods = x[t, i, :] * y[t, :, j]  # exact: <= 48-bit significands
+                    out[t, i, j] = self._round_exact_terms(prods)
+        return self._out_bits(out)
+
+    def _impl_dot(self, a, b, order):
+        return _orders.dot3(self, a, b, order, self._seq_dot, self._fma_dot, self._exact_dot)
+
+    # -- declarations -----------------------------------------------------------------
+    def _accuracy(self, prim):
+        if prim in ("neg", "abs", "minimum", "maximum", "max"):
+            return EXACT
+        if prim in ("sum", "dot"):
+            if self.acc.kind == "exact_then_round":
+                return CR
+            return Accuracy("ordered", note=f"each step correctly rounded in order {self.acc}")
+        return CR  # asarray, + - * / sqrt fma and every elementary function
+
+    def manifest(self, prim):
+        o = self._opts
+        return {"order": str(self.acc), "fma": "fma_chain only" if prim == "dot" else "none",
+                "rounding": o["rounding"], "ftz": bool(o["ftz"]), "daz": bool(o["daz"]),
+                "nan": o["nan"], "tininess": o["tininess"], "emulator": f"fpsem.emu.{self.E.name}"}
+
+
+class IEEE32Domain(_IEEEDomain):
+    """Bit-exact IEEE 754 binary32 (fpsem.emu.binary32)."""
+    name = "ieee32"
+    format = formats.binary32
+    vdtype = np.float32
+    E = emu.binary32
+
+
+class Binary16Domain(_IEEEDomain):
+    """Bit-exact IEEE 754 binary16 (fpsem.emu.binary16); values are numpy float16."""
+    name = "fp16"
+    format = formats.binary16
+    vdtype = np.float16
+    E = emu.binary16
+
+
+class BFloat16Domain(_IEEEDomain):
+    """Bit-exact bfloat16 (fpsem.emu.bfloat16); values are uint16 encodings."""
+    name = "bf16"
+    format = formats.bfloat16
+    vdtype = np.uint16
+    E = emu.bfloat16
