@@ -228,7 +228,7 @@ def _ulp_err(got, exact, fmt):
 @pytest.mark.parametrize("fn", ["exp", "exp2", "log", "tanh", "sin", "cos", "erf"])
 def test_numpy_elementary_within_declared_ulps(dname, fn):
     import mpmath
-    from conftest import fpsem_scale
+    from _sweep import fpsem_scale
     mpmath.mp.dps = 50
     D = fpsem.domain(dname)
     k = D.accuracy(fn).ulps
