@@ -183,6 +183,8 @@ def promised(A, B, prims):
     for p in prims:
         if p not in PRIMITIVES:
             continue
+        if p in ("const", "full"):
+            p = "asarray"  # an exact constant rounded once into the domain, as asarray does
         ka, kb = A.accuracy(p).kind, B.accuracy(p).kind
         if p in ("sum", "dot"):
             if str(A.acc) != str(B.acc) or str(A.acc) == "native":
@@ -398,6 +400,8 @@ def check_prim_bound(case, D, inputs, out):
     bad, checked, worst = [], 0, 0.0
     for i in range(f.size):
         raw = [float(x[i]) for x in xin]
+        if not all(math.isfinite(v) for v in raw):
+            continue  # an input that overflowed the domain's format: specials cases cover these
         if acc.kind in ("correctly_rounded", "exact"):
             exp = _expected_cr(prim, raw, fmt, D.rounding)
             if exp is None:
