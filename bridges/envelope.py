@@ -204,7 +204,8 @@ class Decision:
 
 def _verdict(label, lo, hi, point, rigorous):
     """lo <= real <= hi (rigorous) per class; point picks the top-1."""
-    t = int(np.argmax(point))
+    finite = np.isfinite(point)
+    t = int(np.argmax(np.where(finite, point, -INF))) if finite.any() else 0
     if point.size == 1:
         return Verdict(label, t, True if rigorous else None, INF if rigorous else None, None)
     others = np.delete(np.arange(point.size), t)
