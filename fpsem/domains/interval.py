@@ -633,14 +633,14 @@ class IntervalDomain(Domain):
                 raise NotRepresentable(f"asarray[{self.label}]: inf or nan is not a real number")
             f = np.array(arr, dtype=np.float64)  # exact widening
             if not self._mp:
-                return Interval(f, f.copy())
+                return Interval(f, f)  # a point: both ends share one (never mutated) array
             if self.precision >= 53:
                 o = _omap(lambda v: gmpy2.mpfr(float(v), 53), f)
-                return Interval(o, o.copy())
+                return Interval(o, o)
             arr = f.astype(object)
         if arr.dtype.kind in "iu" and not self._mp and arr.size and int(np.abs(arr).max()) < 2 ** 53:
             f = arr.astype(np.float64)
-            return Interval(f, f.copy())
+            return Interval(f, f)
         fr = _omap(lambda v: to_fraction_scalar(float(v) if isinstance(v, np.floating) else v,
                                                 f"asarray[{self.label}]"), arr)
         if not self._mp:
@@ -1087,6 +1087,15 @@ def _bounded_sum(x, d):
     return r
 
 
+def _same_memory(a, b):
+    """True when a and b view the same memory with the same layout (equal values)."""
+    if a is b:
+        return True
+    ia, ib = a.__array_interface__, b.__array_interface__
+    return (ia["data"][0] == ib["data"][0] and a.strides == b.strides
+            and a.shape == b.shape and a.dtype == b.dtype)
+
+
 def _midrad_dot(alo, ahi, blo, bhi, rounding_term=True):
     """Enclosure (lo, hi) of the real product of interval matrices
     [alo, ahi] (B, m, k) @ [blo, bhi] (B, k, n), midpoint-radius form.
@@ -1132,10 +1141,14 @@ def _midrad_dot(alo, ahi, blo, bhi, rounding_term=True):
             blo, bhi = np.where(fb, blo, 0.0), np.where(fb, bhi, 0.0)
 
         def midrad(lo, hi):
+            if _same_memory(lo, hi):  # a point matrix (asarray shares its ends): no pass
+                return lo, None, False
             pt = lo == hi
+            if pt.all():
+                return lo, None, False
             mid = np.where(pt, lo, 0.5 * lo + 0.5 * hi)
             rad = np.where(pt, 0.0, _up(np.maximum(hi - mid, mid - lo)))
-            return mid, rad, not pt.all()
+            return mid, rad, True
 
         am, ar, a_iv = midrad(alo, ahi)
         bm, br, b_iv = midrad(blo, bhi)
@@ -1149,8 +1162,8 @@ def _midrad_dot(alo, ahi, blo, bhi, rounding_term=True):
         if rounding_term:
             G = _up(ar + _up(gf * abs_am)) if a_iv else _up(gf * abs_am)
         else:
-            G = ar
-        S = np.matmul(G, abs_bm) if (rounding_term or a_iv) else np.zeros_like(C)
+            G = ar if a_iv else np.zeros_like(am)
+        S = np.matmul(G, abs_bm)
         if b_iv:
             H = _up(abs_am + ar) if a_iv else abs_am
             S = _up(S + np.matmul(H, br))
@@ -1160,9 +1173,6 @@ def _midrad_dot(alo, ahi, blo, bhi, rounding_term=True):
             R = S
         lo = _dn(C - R)
         hi = _up(C + R)
-        if not rounding_term:
-            lo = np.where(R == 0, _dn(C), lo)
-            hi = np.where(R == 0, _up(C), hi)
         bad = np.isnan(lo) | np.isnan(hi)
         if bad_a.any() or bad_b.any():
             bad = bad | bad_a[:, :, None] | bad_b[:, None, :]
