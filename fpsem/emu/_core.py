@@ -39,7 +39,7 @@ def make_cfg(fmt, mode=0, ftz=False, daz=False, tininess=0, nan=0):
             | (int(not fmt.ieee_specials) << 18))
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def msb(x):
     """Index of the most significant set bit of 0 < x < 2**63."""
     n = 0
@@ -63,7 +63,7 @@ def msb(x):
     return n
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def jam(x, n):
     """Shift right by n >= 0, OR-ing every bit shifted out into bit 0 (sticky)."""
     if n <= 0:
@@ -76,7 +76,7 @@ def jam(x, n):
     return r
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def fmt_params(cfg):
     P = cfg & 31
     EB = (cfg >> 5) & 31
@@ -87,7 +87,7 @@ def fmt_params(cfg):
     return P, EB, bias, emin, emax, nospec
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def inf_bits(cfg):
     """Encoding of +inf; for e4m3 the positive NaN (what overflow saturates to)."""
     P, EB, bias, emin, emax, nospec = fmt_params(cfg)
@@ -97,7 +97,7 @@ def inf_bits(cfg):
     return b
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def default_nan(cfg):
     P = cfg & 31
     EB = (cfg >> 5) & 31
@@ -114,7 +114,7 @@ def default_nan(cfg):
     return e | q  # arm
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def unpack(b, cfg):
     """(class, sign, e, m): finite nonzero values are m * 2**(e - (P-1)) with
     2**(P-1) <= m < 2**P (subnormals normalised). DAZ applied here."""
@@ -141,7 +141,7 @@ def unpack(b, cfg):
     return FIN, s, E - bias, T | (1 << (P - 1))
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def quiet(b, cfg):
     P = cfg & 31
     nanp = (cfg >> 16) & 3
@@ -152,7 +152,7 @@ def quiet(b, cfg):
     return b | (1 << (P - 2))
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def propagate2(a, ca, b, cb, cfg):
     """NaN result of a binary op where at least one operand is NaN."""
     fl = 0
@@ -169,20 +169,20 @@ def propagate2(a, ca, b, cb, cfg):
     return quiet(b, cfg), fl
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def propagate1(a, ca, cfg):
     fl = INVALID if ca == SNAN else 0
     return quiet(a, cfg), fl
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def pack_zero(s, cfg):
     P = cfg & 31
     EB = (cfg >> 5) & 31
     return s << (P + EB - 1)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def round_inc(m, rb, half, mode, s):
     """Increment (0/1) for truncated value m with discarded bits rb (half = the
     weight of one half ulp) under `mode` for sign s."""
@@ -201,7 +201,7 @@ def round_inc(m, rb, half, mode, s):
     return 0
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def round_pack(s, e, sig, cfg):
     """THE rounding routine. The exact (or sticky-jammed) value is
     (-1)**s * sig * 2**(e - 62) with 2**62 <= sig < 2**63. Returns (bits, flags)."""
@@ -243,7 +243,7 @@ def round_pack(s, e, sig, cfg):
     return bits | sbit, flags
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def overflow(s, cfg):
     mode = (cfg >> 10) & 7
     P = cfg & 31
@@ -256,7 +256,7 @@ def overflow(s, cfg):
     return (ib - 1) | sbit, OVERFLOW | INEXACT
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def norm_pack(s, S, lsb, cfg):
     """Round (-1)**s * S * 2**lsb for 0 < S < 2**63 (sticky already in bit 0 if any)."""
     k = msb(S)
@@ -265,7 +265,7 @@ def norm_pack(s, S, lsb, cfg):
     return round_pack(s, lsb + k, S, cfg)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def exact_zero_sign(cfg):
     """Sign of an exact zero sum of opposite-signed operands (IEEE 754-2019 6.3)."""
     return 1 if ((cfg >> 10) & 7) == RDN else 0

@@ -1,0 +1,101 @@
+"""Benchmarks of fpsem.emu and the ieee32 domain; prints ratios measured in the same run.
+
+    python bench/bench_emu.py [--n 10000000] [--quick]
+
+Targets (issue #3): rne add/mul/div/sqrt within 1.5x of numpy float32; the
+reference path <= 8 ns/op per core in any mode; correctly rounded exp/log/tanh
+within 5x of numpy float32 np.exp; ordered matmul within 6x of numpy float32 BLAS.
+Single-threaded numba throughout (no parallel loops). Never asserts on time.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def best(fn, reps=3):
+    fn()  # warm up / compile
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return min(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000_000)
+    ap.add_argument("--quick", action="store_true", help="skip the per-mode reference sweep")
+    args = ap.parse_args()
+    n = args.n
+    from fpsem import emu
+    import fpsem
+    B = emu.binary32
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(n) * 10).astype(np.float32)
+    y = (rng.standard_normal(n) * 10).astype(np.float32)
+    z = rng.standard_normal(n).astype(np.float32)
+    ax = np.abs(x)
+    xb, yb, zb, axb = (v.view(np.uint32) for v in (x, y, z, ax))
+    print(f"fpsem.emu.binary32 benchmarks, n = {n:,} elements, single core\n")
+    print(f"{'what':44s} {'time':>9s} {'ns/op':>7s} {'ratio':>7s} {'target':>8s}")
+
+    def row(what, t, ref=None, target=""):
+        ratio = f"{t / ref:6.2f}x" if ref else ""
+        print(f"{what:44s} {t * 1e3:7.1f}ms {t / n * 1e9:7.2f} {ratio:>7s} {target:>8s}")
+
+    np_t = {}
+    for op, f in [("add", lambda: np.add(x, y)), ("mul", lambda: np.multiply(x, y)),
+                  ("div", lambda: np.divide(x, y)), ("sqrt", lambda: np.sqrt(ax))]:
+        np_t[op] = best(f)
+        row(f"numpy float32 {op}", np_t[op])
+    for op in ("add", "mul", "div"):
+        t = best(lambda: getattr(B, op)(xb, yb))
+        row(f"emu rne {op} (fast path, with flags)", t, np_t[op], "<=1.5x")
+    t = best(lambda: B.sqrt(axb))
+    row("emu rne sqrt (fast path, with flags)", t, np_t["sqrt"], "<=1.5x")
+    print()
+    modes = ("rne", "rtz", "rup", "rdn", "rna") if not args.quick else ("rup",)
+    for mode in modes:
+        for op in ("add", "mul", "div", "sqrt", "fma"):
+            if op == "sqrt":
+                f = lambda: B.sqrt(axb, rounding=mode, ftz=mode == "rne")
+            elif op == "fma":
+                f = lambda: B.fma(xb, yb, zb, rounding=mode)
+            else:
+                f = lambda: getattr(B, op)(xb, yb, rounding=mode, ftz=mode == "rne")
+            t = best(f, reps=2)
+            tag = " (ftz: forces reference)" if mode == "rne" and op != "fma" else ""
+            print(f"{'reference ' + op + ' ' + mode + tag:44s} {t * 1e3:7.1f}ms {t / n * 1e9:7.2f} "
+                  f"{'':>7s} {'<=8ns':>8s}")
+    print()
+    te = best(lambda: np.exp(z))
+    row("numpy float32 np.exp", te)
+    for fn, arg in (("exp", zb), ("log", axb), ("tanh", zb), ("sin", zb), ("erf", zb)):
+        for mode in ("rne", "rup"):
+            t = best(lambda: getattr(B, fn)(arg, rounding=mode), reps=2)
+            row(f"emu correctly rounded {fn} {mode}", t, te, "<=5x" if fn in ("exp", "log", "tanh") else "")
+    print()
+    # ordered matmul, GPT-2 shaped
+    m_, k_, n_ = 64, 768, 2304
+    a = rng.standard_normal((m_, k_)).astype(np.float32)
+    b = rng.standard_normal((k_, n_)).astype(np.float32)
+    tb = best(lambda: a @ b)
+    D = fpsem.domain("ieee32")
+    print(f"matmul {m_}x{k_} @ {k_}x{n_} ({m_ * k_ * n_ / 1e6:.0f}M multiply-adds)")
+    print(f"{'numpy float32 BLAS':44s} {tb * 1e3:7.1f}ms")
+    for acc in ("sequential", "fma_chain", "pairwise", "blocked(64)", "tree(32)"):
+        t = best(lambda: D.dot(a, b, acc=acc), reps=2)
+        print(f"{'ieee32 dot ' + acc:44s} {t * 1e3:7.1f}ms {'':>7s} {t / tb:6.2f}x {'<=6x':>8s}")
+    Dr = fpsem.domain("ieee32", rounding="rup")
+    a2, b2 = a[:8], b
+    t = best(lambda: Dr.dot(a2, b2), reps=1)
+    print(f"{'ieee32 dot sequential rup (reference, 8 rows)':44s} {t * 1e3:7.1f}ms "
+          f"{t / (8 * k_ * n_) * 1e9:7.2f} ns per mul+add")
+
+
+if __name__ == "__main__":
+    main()
