@@ -105,7 +105,7 @@ def ops_cmd(as_json, name):
 
 def main(argv=None):
     try:
-        cli.main(args=argv, prog_name="fpsem", standalone_mode=False)
+        rc = cli.main(args=argv, prog_name="fpsem", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("fpsem: aborted", err=True)
         sys.exit(1)
@@ -122,6 +122,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         click.echo("fpsem: interrupted", err=True)
         sys.exit(130)
+    # with standalone_mode=False click returns ctx.exit(n) codes instead of exiting
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -208,13 +208,16 @@ class _NumpyFloat(Domain):
 
     # arithmetic: numpy ufuncs are IEEE correctly rounded (RNE) for these
     def _impl_add(self, a, b):
-        return np.asarray(np.add(a, b))
+        with np.errstate(over="ignore", invalid="ignore"):  # IEEE results, no warnings
+            return np.asarray(np.add(a, b))
 
     def _impl_sub(self, a, b):
-        return np.asarray(np.subtract(a, b))
+        with np.errstate(over="ignore", invalid="ignore"):  # IEEE results, no warnings
+            return np.asarray(np.subtract(a, b))
 
     def _impl_mul(self, a, b):
-        return np.asarray(np.multiply(a, b))
+        with np.errstate(over="ignore", invalid="ignore"):  # IEEE results, no warnings
+            return np.asarray(np.multiply(a, b))
 
     def _impl_div(self, a, b):
         with np.errstate(divide="ignore", invalid="ignore"):
