@@ -249,3 +249,10 @@ def test_numpy_elementary_within_declared_ulps(dname, fn):
             continue
         worst = max(worst, float(_ulp_err(g, ex, D.format)))
     assert worst <= k, f"{fn}[{dname}] max error {worst:.3f} ulp exceeds its declared {k}"
+
+
+def test_exact_asarray_converts_object_arrays_of_floats():
+    E = fpsem.domain("exact")
+    x = E.asarray(np.array([0.1, Fraction(1, 3)], dtype=object))
+    y = E.mul(x, E.const(3))
+    assert list(E.to_fraction(y)) == [3 * Fraction(0.1), Fraction(1)]

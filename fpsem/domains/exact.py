@@ -18,6 +18,7 @@ from ..domain import Accuracy, Domain, to_fraction_scalar
 from ..errors import NotRepresentable, FpsemError
 
 _mpq = gmpy2.mpq
+_MPQ_TYPE = type(gmpy2.mpq(0))
 _HINT = "use the 'interval' domain for a rigorous enclosure"
 
 
@@ -38,7 +39,11 @@ class ExactDomain(Domain):
     is_enclosure = True  # a point is the tightest enclosure of itself
 
     def is_value(self, x):
-        return isinstance(x, np.ndarray) and x.dtype == object
+        # an object array is a value only if every element is already an mpq:
+        # floats or Fractions in an object array must go through asarray, never
+        # mix with mpq arithmetic (which would silently return mpfr floats)
+        return (isinstance(x, np.ndarray) and x.dtype == object
+                and all(type(v) is _MPQ_TYPE for v in x.flat))
 
     def _impl_asarray(self, data):
         arr = data if isinstance(data, np.ndarray) else np.array(data, dtype=object)
