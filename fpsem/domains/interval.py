@@ -1131,13 +1131,20 @@ def _midrad_dot(alo, ahi, blo, bhi, rounding_term=True):
     B, m, k = alo.shape
     n = blo.shape[2]
     with np.errstate(all="ignore"):
-        fa = np.isfinite(alo) & np.isfinite(ahi)
-        fb = np.isfinite(blo) & np.isfinite(bhi)
-        bad_a = ~fa.all(axis=2)  # (B, m)
-        bad_b = ~fb.all(axis=1)  # (B, n)
-        if bad_a.any():
+        def all_finite(lo, hi):
+            # a finite sum proves every term finite (an inf or nan makes it inf/nan): one fast pass
+            ok = np.isfinite(np.sum(lo))
+            return ok and (_same_memory(lo, hi) or np.isfinite(np.sum(hi)))
+
+        bad_a = np.zeros((B, m), dtype=bool)
+        bad_b = np.zeros((B, n), dtype=bool)
+        if not all_finite(alo, ahi):
+            fa = np.isfinite(alo) & np.isfinite(ahi)
+            bad_a = ~fa.all(axis=2)  # (B, m)
             alo, ahi = np.where(fa, alo, 0.0), np.where(fa, ahi, 0.0)
-        if bad_b.any():
+        if not all_finite(blo, bhi):
+            fb = np.isfinite(blo) & np.isfinite(bhi)
+            bad_b = ~fb.all(axis=1)  # (B, n)
             blo, bhi = np.where(fb, blo, 0.0), np.where(fb, bhi, 0.0)
 
         def midrad(lo, hi):
