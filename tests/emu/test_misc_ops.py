@@ -103,7 +103,6 @@ def test_to_and_from_integers(mode):
                 assert f == O.INV
                 continue
             q = c[1]
-            n = F.round_fraction(q, F.Format("int", 200, 20), mode)  # wide format: exact int rounding
             fl_n = math.floor(q)
             r = q - fl_n
             up = {"rne": r > Fraction(1, 2) or (r == Fraction(1, 2) and fl_n % 2 == 1),
