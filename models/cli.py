@@ -34,7 +34,7 @@ def _parse_ids(text):
     return np.array(ids, dtype=np.int64)
 
 
-def _domains(spec, rounding, ftz, acc):
+def _domains(spec, rounding, ftz, acc, daz=False):
     import fpsem
     names = [s.strip() for s in spec.split(",") if s.strip()]
     if not names:
@@ -44,6 +44,8 @@ def _domains(spec, rounding, ftz, acc):
         opts["rounding"] = rounding
     if ftz:
         opts["ftz"] = True
+    if daz:
+        opts["daz"] = True
     if acc is not None:
         opts["acc"] = acc
     out = []
@@ -180,6 +182,7 @@ def _jsonable(x):
               help="domain(s), comma separated; the first is the one --save-logits writes")
 @click.option("--rounding", default=None, help="rounding mode for the domains (rne, rtz, rup, rdn, rna)")
 @click.option("--ftz", is_flag=True, help="flush subnormal results to zero")
+@click.option("--daz", is_flag=True, help="treat subnormal inputs as zero (CUDA's -ftz=true does both: pass --ftz --daz)")
 @click.option("--acc", default=None, help="accumulation order (sequential, pairwise, blocked(k), ...)")
 @click.option("--reference", "-r", default="interval", show_default=True,
               help="reference domain for the envelope, or 'none'")
@@ -193,7 +196,7 @@ def _jsonable(x):
 @click.option("--json", "json_out", default=None, help="write a JSON report to this file ('-' for stdout)")
 @click.option("--save-logits", default=None, help="write the first domain's output as float64 .npy")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
-def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, acc, reference, prompt,
+def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, acc, reference, prompt,
             token_ids, n_tokens, vocab, merges, n_generate, n_top, json_out, save_logits, no_progress):
     """Run MODEL (gpt2 or a zoo model) under one or more domains and compare."""
     import fpsem
@@ -209,7 +212,7 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, acc, 
         raise FpsemError("give at most one of --prompt, --token-ids, --tokens")
     if n_generate < 0:
         raise FpsemError("--generate must be >= 0")
-    domains = _domains(domain_spec, rounding, ftz, acc)
+    domains = _domains(domain_spec, rounding, ftz, acc, daz)
     R = None
     if reference.lower() != "none":
         R = fpsem.domain(reference)
