@@ -53,6 +53,7 @@ def domains_cmd(as_json):
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from .registry import DOMAINS, availability, domain_class
@@ -74,8 +75,9 @@ def domains_cmd(as_json):
     for col in ("domain", "available", "options (defaults)", "what it is"):
         t.add_column(col)
     for r in rows:
-        avail = "[green]yes[/]" if r["available"] else f"[red]no[/]: {r['reason']}"
-        t.add_row(r["name"], avail, ", ".join(f"{k}={v}" for k, v in r["options"].items()), r["description"])
+        avail = "[green]yes[/]" if r["available"] else f"[red]no[/]: {escape(r['reason'])}"
+        t.add_row(r["name"], avail, escape(", ".join(f"{k}={v}" for k, v in r["options"].items())),
+                  escape(r["description"]))
     Console().print(t)
 
 
@@ -89,6 +91,8 @@ def ops_cmd(as_json, name):
     from rich.console import Console
     from rich.table import Table
 
+    from rich.markup import escape
+
     from .introspect import op_table
 
     rows = op_table(name)
@@ -99,7 +103,7 @@ def ops_cmd(as_json, name):
     for col in ("op", "group", "primitives used", "computes"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["name"], r["group"], " ".join(r["primitives"]), r["summary"])
+        t.add_row(r["name"], r["group"], " ".join(r["primitives"]), escape(r["summary"]))
     Console().print(t)
 
 
