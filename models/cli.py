@@ -58,8 +58,9 @@ def _domains(spec, rounding, ftz, acc, daz=False):
 
 
 def _tok_repr(tok, i):
+    from rich.markup import escape  # token text such as "[the]" is not rich markup
     s = tok.token_str(i)
-    return json.dumps(s, ensure_ascii=False)
+    return escape(json.dumps(s, ensure_ascii=False))
 
 
 class _Bar:
@@ -250,10 +251,11 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     else:
         out.print(model.describe_weights())
     if is_lm:
+        from rich.markup import escape
         report["tokens"] = [int(i) for i in ids]
         shown = tok.decode(ids)
         out.print(f"{ids.size} input tokens ({'BPE' if tok.has_vocab else 'byte tokens'}): "
-                  f"{json.dumps(shown, ensure_ascii=False)[:200]}")
+                  f"{escape(json.dumps(shown, ensure_ascii=False)[:200])}")
 
     # -- forward under every domain (and the reference when no bridge runs it) --------
     steps = max(1, getattr(model, "n_steps", 1))
