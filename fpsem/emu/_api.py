@@ -110,7 +110,9 @@ class FloatEmu:
         return out, fl
 
     def _fast_ok(self, rounding, ftz, daz):
-        return self.format is F.binary32 and rounding == "rne" and not ftz and not daz
+        # binary32 in every mode and subnormal policy: _kernels.fast_binary32
+        # decides the normal-range lanes and hands the rest to the reference
+        return self.format is F.binary32
 
     # -- arithmetic -------------------------------------------------------------
     def _arith2(self, op, a, b, rounding, ftz, daz, tininess, nan):
@@ -157,6 +159,9 @@ class FloatEmu:
         """a*b + c with a single rounding (IEEE 754-2019 fusedMultiplyAdd)."""
         cfg = self.cfg(rounding, ftz, daz, tininess, nan)
         shape, (x, y, z) = self._in(a, b, c)
+        if self._fast_ok(rounding, ftz, daz):
+            out, fl = K.fast_binary32("fma", x, y, cfg, z)
+            return self._out(shape, out, fl)
         out, fl = self._run(K.k_fma, (x, y, z, cfg), x.size, ())
         return self._out(shape, out, fl, self.dtype)
 

@@ -24,7 +24,9 @@ check it anyway on edge sets and random sweeps.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from ._core import (INEXACT, add_s, compare_s, div_s, fma_s, from_f64_s, from_int_s,
                     minmax_s, mul_s, next_s, remainder_s, round_integral_s, sqrt_s,
@@ -150,62 +152,184 @@ def k_from_int(v, cfg, out, fl):
         fl[i] = f
 
 
-# ---------------------------------------------------------------- fast RNE binary32
+# ---------------------------------------------------------------- fast binary32, every mode
 
-@njit(cache=True, error_model='numpy')
-def _fast_add_loop(xf, yf, neg, of, fl):
-    sgn = -1.0 if neg else 1.0
-    for i in range(xf.size):
-        x = np.float64(xf[i])
-        y = np.float64(yf[i]) * sgn
+@intrinsic
+def f32_bits(typingctx, x):
+    """Reinterpret a float32 as int32 (no conversion)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def bits_f32(typingctx, x):
+    """Reinterpret an int32 as float32."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+@intrinsic
+def f64_bits(typingctx, x):
+    """Reinterpret a float64 as int64."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def bits_f64(typingctx, x):
+    """Reinterpret an int64 as float64."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT, OP_FMA = 0, 1, 2, 3, 4, 5
+OP_CODES = {"add": OP_ADD, "sub": OP_SUB, "mul": OP_MUL, "div": OP_DIV, "sqrt": OP_SQRT,
+            "fma": OP_FMA}
+FLT_MAX32 = np.float32(3.4028234663852886e38)
+
+
+@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+def round_d_t(d, t, mode):
+    """Round v = d + tail to binary32 in `mode`, where d = RN53(v) is a binary64
+    value and t has the sign of v - d (t is only consulted when d lies on the
+    25-bit grid, i.e. d is a binary32 value or the midpoint of two, where the
+    caller computes it exactly). Returns (ok, bits, inexact): ok is False when
+    the binary32 result is not a normal finite number strictly inside
+    (2**-126, FLT_MAX); then nothing was decided.
+
+    Why: every binary32 value and every midpoint of two lies on the binary64
+    grid, and v lies within half a binary64 ulp of d, so v and d are on the same
+    side of every such point other than d itself. r = RN24(d) (the hardware
+    conversion) is then RN24(v) unless d is a midpoint with t != 0, and
+    D = sign(v - r) is sign(d - r), or sign(t) when d == r. Directed modes step
+    r by one encoding towards v when D points that way. With |r| strictly inside
+    (2**-126, FLT_MAX), |v| is above 2**-126 and below FLT_MAX: no underflow
+    (either tininess rule; FTZ cannot apply) and no overflow in any mode."""
+    # branch-free on purpose (the signs are data-dependent: branches mispredict)
+    r = np.float32(d)
+    ar = abs(r)
+    ok = (ar > MIN_NORMAL32) & (ar < FLT_MAX32)
+    rb = np.int64(f32_bits(r))
+    r64 = np.float64(r)
+    sr = np.int64(r > 0) * 2 - 1
+    neq = d != r64
+    Dt = np.int64(t > 0.0) - np.int64(t < 0.0)
+    Dd = np.int64(d > r64) - np.int64(d < r64)
+    D = Dd if neq else Dt
+    if mode == 0 or mode == 4:  # rne, rna
+        nb = rb + (np.int64(D == sr) * 2 - 1)
+        mid = 0.5 * (r64 + np.float64(bits_f32(np.int32(nb))))
+        tie = neq & (d == mid)
+        pick_n = tie & (Dt == D)  # v beyond the midpoint
+        if mode == 4:
+            pick_n = pick_n | (tie & (Dt == 0) & (nb > rb))  # ties away (int order = magnitude)
+        res = nb if pick_n else rb
+    elif mode == 2:  # rup
+        res = rb + sr * np.int64(D > 0)
+    elif mode == 3:  # rdn
+        res = rb - sr * np.int64(D < 0)
+    else:  # rtz: one encoding towards zero, either sign
+        res = rb - np.int64(D == -sr)
+    return ok, res, D != 0
+
+
+@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+def _fast_lane(op, mode, daz, xf, yf, zf):
+    """(ok, bits, flags) of one lane (float32 scalars); see _fast_loop."""
+    x = np.float64(xf)
+    y = np.float64(yf)
+    if op == 0 or op == 1:
+        if op == 1:
+            y = -y
         d = x + y
         bb = d - x
-        err = (x - (d - bb)) + (y - bb)  # TwoSum: exact error of d
+        t = (x - (d - bb)) + (y - bb)  # TwoSum: v = d + t exactly
+    elif op == 2:
+        d = x * y  # exact
+        t = 0.0
+    elif op == 3:
+        d = x / y
+        e = x - d * y  # exact when d has <= 29 bits (all that is used)
+        t = e if y > 0.0 else -e
+    elif op == 4:
+        d = np.sqrt(x)
+        t = x - d * d  # exact when d has <= 26 bits
+    else:
+        z = np.float64(zf)
+        p = x * y  # exact
+        d = p + z
+        bb = d - p
+        t = (p - (d - bb)) + (z - bb)
+    if mode == 0 and op != 5:
+        # RNE, one operation: RN24(RN53(v)) = RN24(v) (innocuous double
+        # rounding, 53 >= 2*24 + 2); inexact iff d != r or the tail is nonzero.
         r = np.float32(d)
-        of[i] = r
         ar = abs(r)
-        ok = (ar > MIN_NORMAL32) and (ar < INF32)
-        exact = (err == 0.0) and (np.float64(r) == d)
-        fl[i] = (0 if exact else INEXACT) if ok else SLOW
+        ok = (ar > MIN_NORMAL32) & (ar < FLT_MAX32)
+        res = np.int64(f32_bits(r))
+        inx = (np.float64(r) != d) | (t != 0.0)
+    else:
+        ok, res, inx = round_d_t(d, t, mode)
+    if daz:
+        ax = abs(xf)
+        ay = abs(yf)
+        az = abs(zf)
+        sub = (((ax < MIN_NORMAL32) & (ax != 0)) | ((ay < MIN_NORMAL32) & (ay != 0))
+               | ((az < MIN_NORMAL32) & (az != 0)))
+        ok = ok & (not sub)
+    return ok, res, np.uint8(np.int64(inx) * INEXACT) if ok else SLOW
 
 
-@njit(cache=True, error_model='numpy')
-def _fast_mul_loop(xf, yf, of, fl):
-    for i in range(xf.size):
-        d = np.float64(xf[i]) * np.float64(yf[i])
-        r = np.float32(d)
-        of[i] = r
-        ar = abs(r)
-        ok = (ar > MIN_NORMAL32) and (ar < INF32)
-        fl[i] = (0 if np.float64(r) == d else INEXACT) if ok else SLOW
+@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+def _fast_loop_op(op, mode, daz, af, bf, cf, out, fl):
+    nslow = 0
+    for i in range(af.size):
+        ok, res, f = _fast_lane(op, mode, daz, af[i], bf[i], cf[i])
+        out[i] = np.uint32(res & 0xFFFFFFFF)
+        fl[i] = f
+        nslow += np.int64(not ok)
+    return nslow
 
 
-@njit(cache=True, error_model='numpy')
-def _fast_div_loop(xf, yf, of, fl):
-    for i in range(xf.size):
-        x = np.float64(xf[i])
-        y = np.float64(yf[i])
-        r = np.float32(x / y)
-        of[i] = r
-        ar = abs(r)
-        ok = (ar > MIN_NORMAL32) and (ar < INF32)
-        fl[i] = (0 if np.float64(r) * y == x else INEXACT) if ok else SLOW
+@njit(cache=True, error_model='numpy', boundscheck=False)
+def _fast_loop(op, mode, daz, af, bf, cf, out, fl):
+    """One pass over binary32 operands (views as float32): the operation in
+    binary64 with an exact tail sign, then round_d_t (RNE: the hardware
+    conversion). Lanes it cannot decide (results zero, subnormal, near
+    overflow, non-finite; DAZ with a subnormal input) get flag 255 and are
+    counted; the caller recomputes them with the reference routine. The loop is
+    instantiated once per operation (constant op) so that LLVM sees straight
+    code."""
+    if mode == 0 and not daz:  # the common case, straight code
+        if op == 0:
+            return _fast_loop_op(0, 0, False, af, bf, cf, out, fl)
+        if op == 1:
+            return _fast_loop_op(1, 0, False, af, bf, cf, out, fl)
+        if op == 2:
+            return _fast_loop_op(2, 0, False, af, bf, cf, out, fl)
+        if op == 3:
+            return _fast_loop_op(3, 0, False, af, bf, cf, out, fl)
+        if op == 4:
+            return _fast_loop_op(4, 0, False, af, bf, cf, out, fl)
+    if op == 0:
+        return _fast_loop_op(0, mode, daz, af, bf, cf, out, fl)
+    if op == 1:
+        return _fast_loop_op(1, mode, daz, af, bf, cf, out, fl)
+    if op == 2:
+        return _fast_loop_op(2, mode, daz, af, bf, cf, out, fl)
+    if op == 3:
+        return _fast_loop_op(3, mode, daz, af, bf, cf, out, fl)
+    if op == 4:
+        return _fast_loop_op(4, mode, daz, af, bf, cf, out, fl)
+    return _fast_loop_op(5, mode, daz, af, bf, cf, out, fl)
 
 
-@njit(cache=True, error_model='numpy')
-def _fast_sqrt_loop(xf, of, fl):
-    for i in range(xf.size):
-        x = np.float64(xf[i])
-        r = np.float32(np.sqrt(x))
-        of[i] = r
-        ar = abs(r)
-        ok = (ar > MIN_NORMAL32) and (ar < INF32)
-        r64 = np.float64(r)
-        fl[i] = (0 if r64 * r64 == x else INEXACT) if ok else SLOW
-
-
-@njit(cache=True, error_model='numpy')
-def _fixup2(op, a, b, cfg, out, fl):
+@njit(cache=True, error_model='numpy', boundscheck=False)
+def _fixup(op, a, b, c, cfg, out, fl):
     for i in range(a.size):
         if fl[i] == 255:
             if op == 0:
@@ -216,32 +340,29 @@ def _fixup2(op, a, b, cfg, out, fl):
                 r, f = mul_s(np.int64(a[i]), np.int64(b[i]), cfg)
             elif op == 3:
                 r, f = div_s(np.int64(a[i]), np.int64(b[i]), cfg)
-            else:
+            elif op == 4:
                 r, f = sqrt_s(np.int64(a[i]), cfg)
+            else:
+                r, f = fma_s(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
             out[i] = r
             fl[i] = f
 
 
-def fast_binary32(op, a, b, cfg):
-    """op: 'add', 'sub', 'mul', 'div', 'sqrt'; a, b contiguous uint32 (b None for sqrt)."""
+def fast_binary32(op, a, b, cfg, c=None):
+    """op: 'add', 'sub', 'mul', 'div', 'sqrt', 'fma'; a, b, c contiguous uint32
+    (b None for sqrt, c only for fma). Any rounding mode, FTZ, DAZ, tininess
+    and NaN preset (all in cfg): bit-identical to the reference loops."""
+    code = OP_CODES[op]
+    mode = (cfg >> 10) & 7
+    daz = bool((cfg >> 14) & 1)
     out = np.empty(a.shape, np.uint32)
     fl = np.empty(a.shape, np.uint8)
-    of = out.view(np.float32)
-    af = a.view(np.float32)
-    if op == "sqrt":
-        _fast_sqrt_loop(af, of, fl)
+    if b is None:
         b = a
-        code = 4
-    else:
-        bf = b.view(np.float32)
-        if op in ("add", "sub"):
-            _fast_add_loop(af, bf, op == "sub", of, fl)
-            code = 0 if op == "add" else 1
-        elif op == "mul":
-            _fast_mul_loop(af, bf, of, fl)
-            code = 2
-        else:
-            _fast_div_loop(af, bf, of, fl)
-            code = 3
-    _fixup2(code, a, b, cfg, out, fl)
+    if c is None:
+        c = a
+    nslow = _fast_loop(code, mode, daz, a.view(np.float32), b.view(np.float32),
+                       c.view(np.float32), out, fl)
+    if nslow:
+        _fixup(code, a, b, c, cfg, out, fl)
     return out, fl

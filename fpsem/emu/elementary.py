@@ -46,12 +46,15 @@ import numpy as np
 from numba import njit
 
 from . import _core as C
+from ._kernels import round_d_t
 from ._core import (INEXACT, INF, INVALID, DIVZERO, QNAN, ZERO, default_nan, inf_bits,
                     norm_pack, overflow, pack_zero, propagate1, unpack)
 
 FUNCTIONS = {"exp": 0, "exp2": 1, "log": 2, "tanh": 3, "erf": 4, "sin": 5, "cos": 6,
              "sigmoid": 7, "rsqrt": 8}
 EPS = 2.0 ** -45
+_INF32 = np.float32(np.inf)
+_MIN_NORMAL32 = np.float32(2.0 ** -126)
 
 
 @njit(cache=True, error_model='numpy')
@@ -81,7 +84,7 @@ def _perturbed(base, direction, cfg):
     return norm_pack(s, S, e - (P - 1) - 38, cfg)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(cache=True, error_model='numpy', inline='always')
 def _libm(fn, x):
     if fn == 0:
         return math.exp(x)
@@ -214,10 +217,43 @@ def elem_s(fn, b, cfg):
     return 0, 0, 1
 
 
-@njit(cache=True, error_model='numpy')
-def k_elem(fn, a, cfg, out, fl, hard):
+@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+def _fast_elem_lane(fn, mode, daz, xf, xb):
+    """binary32 fast lane: (decided, bits). Decided when x is finite, nonzero,
+    not an exact case, and both ends of the libm enclosure (the same
+    [y - |y| 2**-45, y + |y| 2**-45] as elem_s, under the same libm error
+    assumption) round to one binary32 that is normal and finite; then that is
+    the correctly rounded result and the only flag is inexact (f(x) is not a
+    binary32 value outside the exact cases; |f(x)| above 2**-126 and below
+    FLT_MAX: neither tiny under either rule, nor overflowing, FTZ inert).
+    Everything else goes to elem_s."""
+    ax = abs(xf)
+    ok = (ax > 0) & (ax < _INF32)
+    if daz:
+        ok = ok & (ax >= _MIN_NORMAL32)
+    x = np.float64(xf)
+    if fn == 1:  # exp2 of an integer is exact
+        ok = ok & (x != math.floor(x))
+    elif fn == 8:  # rsqrt: exact only for powers of 2 (some): leave all of them to elem_s
+        T = xb & 0x7FFFFF
+        ok = ok & (T & (T - 1) != 0) & (T != 0)
+    y = _libm(fn, x)
+    d = abs(y) * EPS
+    ok1, r1, i1 = round_d_t(y - d, 0.0, mode)
+    ok2, r2, i2 = round_d_t(y + d, 0.0, mode)
+    return ok & ok1 & ok2 & (r1 == r2), r1
+
+
+@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+def _k_elem_fn(fn, fast, mode, daz, a, af, cfg, out, fl, hard):
     nh = 0
     for i in range(a.size):
+        if fast:
+            ok, r1 = _fast_elem_lane(fn, mode, daz, af[i], np.int64(a[i]))
+            if ok:
+                out[i] = np.uint32(r1 & 0xFFFFFFFF)
+                fl[i] = INEXACT
+                continue
         r, f, h = elem_s(fn, np.int64(a[i]), cfg)
         out[i] = r
         fl[i] = f
@@ -225,6 +261,33 @@ def k_elem(fn, a, cfg, out, fl, hard):
             hard[nh] = i
             nh += 1
     return nh
+
+
+@njit(cache=True, error_model='numpy', boundscheck=False)
+def k_elem(fn, a, cfg, out, fl, hard):
+    """fn constant per loop copy so that the libm call is direct. The fast
+    lanes apply to binary32 (cfg P = 24, EB = 8) in every mode."""
+    fast = (cfg & 1023) == (24 | (8 << 5))
+    mode = (cfg >> 10) & 7
+    daz = ((cfg >> 14) & 1) == 1
+    af = a.view(np.float32)
+    if fn == 0:
+        return _k_elem_fn(0, fast, mode, daz, a, af, cfg, out, fl, hard)
+    if fn == 1:
+        return _k_elem_fn(1, fast, mode, daz, a, af, cfg, out, fl, hard)
+    if fn == 2:
+        return _k_elem_fn(2, fast, mode, daz, a, af, cfg, out, fl, hard)
+    if fn == 3:
+        return _k_elem_fn(3, fast, mode, daz, a, af, cfg, out, fl, hard)
+    if fn == 4:
+        return _k_elem_fn(4, fast, mode, daz, a, af, cfg, out, fl, hard)
+    if fn == 5:
+        return _k_elem_fn(5, fast, mode, daz, a, af, cfg, out, fl, hard)
+    if fn == 6:
+        return _k_elem_fn(6, fast, mode, daz, a, af, cfg, out, fl, hard)
+    if fn == 7:
+        return _k_elem_fn(7, fast, mode, daz, a, af, cfg, out, fl, hard)
+    return _k_elem_fn(8, fast, mode, daz, a, af, cfg, out, fl, hard)
 
 
 def evaluate(E, name, a, rounding="rne", ftz=False, daz=False, tininess="after", nan="x86"):
