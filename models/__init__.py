@@ -21,13 +21,28 @@ from .zoo import ZOO_MODELS
 ZOO = {"gpt2": GPT2, **ZOO_MODELS}
 
 
+def _bestiary():
+    from .bestiary.execute import model_classes
+    return model_classes()
+
+
+#: bestiary fixtures: the tiny derivation of every runnable catalogue entry, by its
+#: bestiary name lower-cased with dashes ("resnet-18", "vit-b-16"); see bestiary/execute.py
+BESTIARY = _bestiary()
+
+
 def get_model(name, config=None, weights=None, seed=0):
     """A model by name: `config` a preset name, dict of overrides or config
     dataclass; `weights` a checkpoint path (gpt2 only); `seed` for random weights."""
     if isinstance(name, Model):
         return name
+    if name not in ZOO and name in BESTIARY:
+        if weights is not None:
+            raise FpsemError(f"model {name!r} has no checkpoint loader; --weights is for gpt2")
+        return BESTIARY[name](config=config, seed=seed)
     if name not in ZOO:
-        raise FpsemError(f"unknown model {name!r}; known: {', '.join(ZOO)}")
+        raise FpsemError(f"unknown model {name!r}; known: {', '.join(ZOO)}; "
+                         f"bestiary fixtures: {', '.join(BESTIARY)}")
     if weights is not None:
         if name != "gpt2":
             raise FpsemError(f"model {name!r} has no checkpoint loader; --weights is for gpt2")
@@ -36,4 +51,4 @@ def get_model(name, config=None, weights=None, seed=0):
     return ZOO[name](config=config, seed=seed)
 
 
-__all__ = ["ZOO", "get_model", "Model", "GPT2", "GPT2Config", "GPT2_CONFIGS"]
+__all__ = ["ZOO", "BESTIARY", "get_model", "Model", "GPT2", "GPT2Config", "GPT2_CONFIGS"]

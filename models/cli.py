@@ -473,7 +473,7 @@ def models_cmd(as_json):
                               for k, c in CONFIGS.items()}
         rows.append(row)
     if as_json:
-        click.echo(json.dumps(rows, indent=1))
+        click.echo(json.dumps(rows + [dict(r, bestiary=True) for r in _bestiary_rows()], indent=1))
         return
     t = Table(title="fpsem models (default configs, seeded random weights)")
     for col in ("model", "parameters", "exact-domain ok", "what it is"):
@@ -485,3 +485,28 @@ def models_cmd(as_json):
                                               for k, v in r["presets"].items())
         t.add_row(r["name"], f"{r['params']:,}", "yes" if r["rational"] else "no", r["summary"] + extra)
     _console().print(t)
+    _console().print(_bestiary_table())
+
+
+def _bestiary_rows():
+    """The bestiary fixtures (tiny derivations of the catalogue, models/bestiary/execute.py)."""
+    from . import BESTIARY, get_model
+    rows = []
+    for name, cls in BESTIARY.items():
+        m = get_model(name)
+        rows.append({"name": name, "architecture": cls.entry_name, "params": m.n_params,
+                     "trainable": m.n_trainable, "full_params": m.entry.params(),
+                     "input": [list(t.input_shape) for t in m.spec.towers]})
+    return rows
+
+
+def _bestiary_table():
+    from rich.table import Table
+    t = Table(title="bestiary fixtures (tiny derivations of `fpsem bestiary` entries, seeded random "
+                    "weights; `fpsem run NAME`)")
+    for col in ("model", "architecture", "tiny trainable", "with buffers", "full size", "tiny input"):
+        t.add_column(col, no_wrap=col == "model")
+    for r in _bestiary_rows():
+        t.add_row(r["name"], r["architecture"], f"{r['trainable']:,}", f"{r['params']:,}",
+                  f"{r['full_params']:,}", " + ".join("x".join(map(str, s)) for s in r["input"]))
+    return t
