@@ -113,7 +113,7 @@ def test_envelope_exact_reference_for_rational_model():
 
 def test_unknown_model_and_weights():
     with pytest.raises(FpsemError, match="unknown model"):
-        get_model("alexnet")
+        get_model("no-such-model")
     with pytest.raises(FpsemError, match="gpt2"):
         get_model("mlp", weights="x.safetensors")
     with pytest.raises(FpsemError, match="unknown config"):
