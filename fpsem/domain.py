@@ -132,12 +132,6 @@ def to_fraction_scalar(v, what="asarray"):
     raise UnsupportedOption(f"{what}: cannot take {type(v).__name__} {v!r} as a number")
 
 
-def leaves(data):
-    """Flatten nested lists into (flat list, shape); numpy arrays pass through."""
-    arr = np.array(data, dtype=object) if not isinstance(data, np.ndarray) else data
-    return arr
-
-
 class Domain:
     """Base class of every number domain. Immutable after construction."""
 
@@ -199,8 +193,11 @@ class Domain:
 
     @property
     def label(self):
-        diffs = [f"{k}={v}" for k, v in self._opts.items()
-                 if type(self).OPTIONS.get(k) != v and not (k == "acc" and str(v) == str(type(self).OPTIONS.get(k)))]
+        """The domain's name with the options that differ from its defaults."""
+        defaults = dict(type(self).OPTIONS)
+        if "acc" in defaults:
+            defaults["acc"] = parse_order(defaults["acc"])
+        diffs = [f"{k}={v}" for k, v in self._opts.items() if defaults.get(k) != v]
         return f"{self.name}({', '.join(diffs)})" if diffs else self.name
 
     def replace(self, **changes):

@@ -35,12 +35,16 @@ class OpRecord:
     arrays: tuple = ()
     note: str = ""
     kw_arrays: tuple = field(default_factory=tuple)
+    #: custom builder f(D, rng) -> (args, kwargs) for arguments that are not plain arrays
+    builder: Callable | None = None
 
     @property
     def fn(self):
         return OPS[self.name]
 
     def build(self, D, rng):
+        if self.builder is not None:
+            return self.builder(D, rng)
         args, kwargs = self.make(rng)
         args = [D.asarray(a) if i in self.arrays else a for i, a in enumerate(args)]
         kwargs = {k: (D.asarray(v) if k in self.kw_arrays else v) for k, v in kwargs.items()}
@@ -51,8 +55,14 @@ class OpRecord:
         return self.fn(D, *args, **kwargs)
 
 
-def _r(name, make, rational=True, arrays=(0,), kw_arrays=(), note=""):
-    return OpRecord(name, make, rational, tuple(arrays), note, tuple(kw_arrays))
+def _r(name, make, rational=True, arrays=(0,), kw_arrays=(), note="", builder=None):
+    return OpRecord(name, make, rational, tuple(arrays), note, tuple(kw_arrays), builder)
+
+
+def _build_decode(D, rng):
+    # the KV cache argument is a (k, v) tuple of domain values
+    q, k, v = dy(rng, (2, 1, 4), 1), dy(rng, (2, 5, 4), 1), dy(rng, (2, 5, 3))
+    return [D.asarray(q), (D.asarray(k), D.asarray(v))], {}
 
 
 def _attn(rng, T=5, d=4):
@@ -104,8 +114,7 @@ RECORDS = [
     _r("scaled_dot_product_attention", _attn, rational=False, arrays=(0, 1, 2)),
     _r("flash_attention", lambda r: (_attn(r, T=7)[0], {"block": 3}), rational=False, arrays=(0, 1, 2)),
     _r("kv_cache_append", lambda r: ([None, dy(r, (2, 3, 4)), dy(r, (2, 3, 4))], {}), arrays=(1, 2)),
-    _r("decode_attention", lambda r: ([dy(r, (2, 1, 4), 1), (dy(r, (2, 5, 4), 1), dy(r, (2, 5, 3)))], {}),
-       rational=False),
+    _r("decode_attention", None, rational=False, builder=lambda D, r: _build_decode(D, r)),
     _r("multi_head_attention", lambda r: ([dy(r, (4, 8), 1), dy(r, (8, 24), 1), dy(r, (24,), 1),
                                            dy(r, (8, 8), 1), dy(r, (8,), 1), 2], {}),
        rational=False, arrays=(0, 1, 2, 3, 4)),
@@ -131,16 +140,3 @@ def _rnn_make(r):
 
 RECORDS.append(OpRecord("rnn", _rnn_make, False, (0, 1, 3, 4)))
 BY_NAME = {r.name: r for r in RECORDS}
-
-
-def _fix_records():
-    # kv_cache_append and decode_attention take tuples/None: convert inside
-    BY_NAME["kv_cache_append"].arrays = (1, 2)
-
-    def build_decode(D, rng, rec=BY_NAME["decode_attention"]):
-        (q, (k, v)), kw = rec.make(rng)
-        return [D.asarray(q), (D.asarray(k), D.asarray(v))], kw
-    BY_NAME["decode_attention"].build = build_decode
-
-
-_fix_records()

@@ -74,15 +74,16 @@ class BallDomain(Domain):
         return isinstance(x, Ball)
 
     def _impl_asarray(self, data):
-        # the target rounds inputs once; the ball holds the exact input plus that rounding
+        # the target rounds inputs once; the ball holds the input's exact value
+        # (to binary64 accuracy) plus that rounding
         t = self.T.asarray(data)
-        exact = np.array(data, dtype=np.float64) if not isinstance(data, np.ndarray) or data.dtype != object \
-            else np.array([float(Fraction(v)) if not isinstance(v, str) else float(Fraction(v)) for v in data.ravel()]).reshape(data.shape)
-        tf = self.T.to_float64(t)
-        r = np.abs(tf - exact) + SLACK * np.abs(exact)
-        if data is not None and isinstance(data, np.ndarray) and data.dtype == object:
-            # inputs given as rationals: float64 midpoint may be off by half an ulp of binary64
-            r = r + np.abs(exact) * 2.0 ** -52
+        arr = data if isinstance(data, np.ndarray) else np.array(data, dtype=object)
+        if arr.dtype == object:
+            exact = np.array([float(Fraction(v)) for v in arr.ravel()]).reshape(arr.shape)
+            slack = 2.0 ** -52 * np.abs(exact)  # float(Fraction) is within half an ulp
+        else:
+            exact, slack = arr.astype(np.float64), 0.0
+        r = np.abs(self.T.to_float64(t) - exact) + slack + SLACK * np.abs(exact)
         return Ball(exact, r)
 
     def to_float64(self, x):
