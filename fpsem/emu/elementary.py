@@ -46,7 +46,7 @@ import numpy as np
 from numba import njit
 
 from . import _core as C
-from ._kernels import round_d_t
+from ._kernels import f32_bits, round_d_t
 from ._core import (INEXACT, INF, INVALID, DIVZERO, QNAN, ZERO, default_nan, inf_bits,
                     norm_pack, overflow, pack_zero, propagate1, unpack)
 
@@ -55,6 +55,7 @@ FUNCTIONS = {"exp": 0, "exp2": 1, "log": 2, "tanh": 3, "erf": 4, "sin": 5, "cos"
 EPS = 2.0 ** -45
 _INF32 = np.float32(np.inf)
 _MIN_NORMAL32 = np.float32(2.0 ** -126)
+_FLT_MAX32 = np.float32(3.4028234663852886e38)
 
 
 @njit(cache=True, error_model='numpy')
@@ -239,6 +240,12 @@ def _fast_elem_lane(fn, mode, daz, xf, xb):
         ok = ok & (T & (T - 1) != 0) & (T != 0)
     y = _libm(fn, x)
     d = abs(y) * EPS
+    if mode == 0:  # rne: the hardware conversion rounds each end exactly
+        f1 = np.float32(y - d)
+        f2 = np.float32(y + d)
+        a1 = abs(f1)
+        ok = ok & (f1 == f2) & (a1 > _MIN_NORMAL32) & (a1 < _FLT_MAX32)
+        return ok, np.int64(f32_bits(f1))
     ok1, r1, i1 = round_d_t(y - d, 0.0, mode)
     ok2, r2, i2 = round_d_t(y + d, 0.0, mode)
     return ok & ok1 & ok2 & (r1 == r2), r1
