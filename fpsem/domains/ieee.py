@@ -48,6 +48,10 @@ from ..errors import NotRepresentable, UnsupportedOption
 from ..exactsum import round_sum
 from ..formats import round_fraction
 from . import _orders
+from ._f32kernels import fma32 as _fma32_rto
+from ._f32kernels import fma_dot32 as _fast_fma_dot
+from ._f32kernels import seq_dot as _fast_seq_dot
+from ._f32kernels import seq_sum as _fast_seq_sum
 
 _NJ = dict(cache=True, error_model="numpy")
 
@@ -108,89 +112,6 @@ def _ref_max(x, cfg):
 
 
 # ------------------------------------------------------------------ fast binary32 RNE kernels
-@njit(**_NJ)
-def _fast_seq_sum(x):
-    R, n = x.shape
-    out = np.empty(R, np.float32)
-    for r in range(R):
-        s = x[r, 0]
-        for i in range(1, n):
-            s = s + x[r, i]  # one IEEE binary32 RNE addition
-        out[r] = s
-    return out
-
-
-@njit(**_NJ)
-def _fast_seq_dot(a, b):
-    # ikj order; each c[i, j] sees fl(a_i0 b_0j) then c = fl(c + fl(a_ik b_kj)), k ascending
-    B, m, k = a.shape
-    n = b.shape[2]
-    c = np.empty((B, m, n), np.float32)
-    for t in range(B):
-        for i in range(m):
-            a0 = a[t, i, 0]
-            for j in range(n):
-                c[t, i, j] = a0 * b[t, 0, j]
-            for kk in range(1, k):
-                aik = a[t, i, kk]
-                for j in range(n):
-                    c[t, i, j] = c[t, i, j] + aik * b[t, kk, j]
-    return c
-
-
-@njit(**_NJ)
-def _fma32_rto(x, y, z):
-    """binary32 fma(x, y, z) in RNE through binary64. The product of two binary32
-    values is exact in binary64 (48 <= 53 bits); TwoSum gives s = RN53(p + z) and
-    its exact error e; s is then rounded to odd (the last bit made 1 when e != 0)
-    and rounded once to binary32. Round-to-odd at 53 >= 24 + 2 bits followed by
-    a round-to-nearest is the correctly rounded result (Boldo & Melquiond, IEEE TC
-    2008, Thm 4). Non-finite sums are returned as computed (inf arithmetic is
-    exact); NaN outputs are recomputed by the caller with the reference."""
-    p = np.float64(x) * np.float64(y)
-    zz = np.float64(z)
-    s = p + zz
-    if not math.isfinite(s):
-        return np.float32(s)
-    bb = s - p
-    e = (p - (s - bb)) + (zz - bb)
-    if e != 0.0:
-        mt, ex = math.frexp(s)
-        M = np.int64(mt * 9007199254740992.0)
-        if (M & 1) == 0:
-            M += 1 if e > 0.0 else -1
-        s = math.ldexp(np.float64(M), ex - 53)
-    return np.float32(s)
-
-
-@njit(cache=True, error_model="numpy", boundscheck=False)
-def _fast_fma_dot(a, b):
-    """fma_chain, ikj, vectorizable: _fma32_rto with round-to-odd done on the
-    bits (inexact: truncate towards zero, i.e. one encoding down when the TwoSum
-    error points towards zero, then set the last bit), then one RNE rounding.
-    Non-finite s: the error is NaN, both comparisons false, s kept."""
-    B, m, k = a.shape
-    n = b.shape[2]
-    c = np.zeros((B, m, n), np.float32)
-    for t in range(B):
-        for i in range(m):
-            crow = c[t, i]
-            for kk in range(k):
-                aik = np.float64(a[t, i, kk])
-                brow = b[t, kk]
-                for j in range(n):
-                    p = aik * np.float64(brow[j])  # exact
-                    zz = np.float64(crow[j])
-                    s = p + zz
-                    bb = s - p
-                    e = (p - (s - bb)) + (zz - bb)
-                    inx = (e > 0.0) | (e < 0.0)
-                    toward = inx & ((e > 0.0) != (s > 0.0))
-                    sb = (f64_bits(s) - np.int64(toward)) | np.int64(inx)
-                    crow[j] = np.float32(bits_f64(sb))
-    return c
-
-
 def _pairwise_schedule(k):
     """Post-order (lo, h) pairs of P(t[lo:hi]) = P(t[lo:h]) + P(t[h:hi]),
     h = lo + (hi - lo) // 2 (fpsem.order): each node's value lands in slot lo."""

@@ -30,82 +30,9 @@ from ..exactsum import round_sum
 from . import _orders
 
 
-# --- numba kernels ---------------------------------------------------------------
-@numba.njit(cache=True)
-def _seq_sum(x):
-    R, n = x.shape
-    out = np.empty(R, dtype=x.dtype)
-    for r in range(R):
-        s = x[r, 0]
-        for i in range(1, n):
-            s = s + x[r, i]
-        out[r] = s
-    return out
-
-
-@numba.njit(cache=True)
-def _seq_dot(a, b):
-    # ikj order: each output c[i, j] = fl(a_i0 b_0j), then c += fl(a_ik b_kj) for k = 1..
-    B, m, k = a.shape
-    n = b.shape[2]
-    c = np.empty((B, m, n), dtype=a.dtype)
-    for t in range(B):
-        for i in range(m):
-            a0 = a[t, i, 0]
-            for j in range(n):
-                c[t, i, j] = a0 * b[t, 0, j]
-            for kk in range(1, k):
-                aik = a[t, i, kk]
-                for j in range(n):
-                    c[t, i, j] = c[t, i, j] + aik * b[t, kk, j]
-    return c
-
-
-@numba.njit(cache=True, inline="always")
-def _fma32(x, y, z):
-    # binary32 fma through binary64: the product of two binary32 values is exact in
-    # binary64 (48 <= 53 bits); s = p + z is then rounded to odd (TwoSum gives the
-    # exact error e) and rounded once to binary32. Round-to-odd at 53 >= 24 + 2 bits
-    # followed by RNE is correctly rounded (Boldo & Melquiond 2008).
-    p = np.float64(x) * np.float64(y)
-    zz = np.float64(z)
-    s = p + zz
-    if not math.isfinite(s):
-        return np.float32(s)
-    bb = s - p
-    e = (p - (s - bb)) + (zz - bb)
-    if e != 0.0:
-        bits = np.array([s]).view(np.int64)[0]
-        if bits & 1 == 0:
-            if (e > 0.0) == (s > 0.0):
-                bits += 1
-            else:
-                bits -= 1
-            s = np.array([bits]).view(np.float64)[0]
-    return np.float32(s)
-
-
-@numba.njit(cache=True)
-def _fma32_arr(x, y, z):
-    out = np.empty(x.shape, dtype=np.float32)
-    xf, yf, zf, of = x.ravel(), y.ravel(), z.ravel(), out.ravel()
-    for i in range(xf.size):
-        of[i] = _fma32(xf[i], yf[i], zf[i])
-    return out
-
-
-@numba.njit(cache=True)
-def _fma_dot32(a, b):
-    B, m, k = a.shape
-    n = b.shape[2]
-    c = np.zeros((B, m, n), dtype=np.float32)
-    for t in range(B):
-        for i in range(m):
-            for kk in range(k):
-                aik = a[t, i, kk]
-                for j in range(n):
-                    c[t, i, j] = _fma32(aik, b[t, kk, j], c[t, i, j])
-    return c
+# Ordered kernels shared with ieee32 (fpsem/domains/_f32kernels.py): the same
+# loops give the same bits in both domains.
+from ._f32kernels import fma32_array, fma_dot32, seq_dot, seq_sum
 
 
 def _fma64_exact(x, y, z):
@@ -288,7 +215,7 @@ class _NumpyFloat(Domain):
     def _impl_sum(self, rows, order):
         if order.kind == "native":
             return np.asarray(np.sum(rows, axis=1, dtype=self.dtype))
-        return _orders.sum_rows(self, rows, order, lambda r: _seq_sum(np.ascontiguousarray(r)),
+        return _orders.sum_rows(self, rows, order, lambda r: seq_sum(np.ascontiguousarray(r)),
                                 self._exact_sum)
 
     def _exact_sum(self, rows):
@@ -309,7 +236,7 @@ class _NumpyFloat(Domain):
     def _impl_dot(self, a, b, order):
         if order.kind == "native":
             return np.asarray(np.matmul(a, b))
-        seq = lambda x, y: _seq_dot(np.ascontiguousarray(x), np.ascontiguousarray(y))
+        seq = lambda x, y: seq_dot(np.ascontiguousarray(x), np.ascontiguousarray(y))
         return _orders.dot3(self, a, b, order, seq, self._fma_dot, self._exact_dot)
 
     def _exact_dot(self, a, b):
@@ -367,10 +294,10 @@ class Float32Domain(_NumpyFloat):
 
     def _impl_fma(self, a, b, c):
         a, b, c = np.broadcast_arrays(a, b, c)
-        return _fma32_arr(np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c))
+        return fma32_array(np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c))
 
     def _fma_dot(self, a, b):
-        return _fma_dot32(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        return fma_dot32(np.ascontiguousarray(a), np.ascontiguousarray(b))
 
 
 class Float64Domain(_NumpyFloat):

@@ -1,25 +1,23 @@
 """Vectorized loops over the reference scalar routines of `_core`, and the fast
-RNE binary32 paths.
+binary32 paths.
 
-Fast paths (binary32, rne, no FTZ/DAZ): the operation is evaluated in binary64
-and rounded once to binary32. For +, -, *, / and sqrt this double rounding is
-innocuous because 53 >= 2*24 + 2 (Figueroa, "When is double rounding
-innocuous?", SIGNUM 1995; Muller et al., Handbook of Floating-Point Arithmetic,
-2nd ed., Thm 4.? "double rounding innocuous"), so RN24(RN53(x op y)) = RN24(x op y).
-The fast loop only keeps results whose magnitude is strictly between the
-smallest normal and infinity: there no underflow or overflow can have happened
-(a rounded result > 2**-126 means the exact result exceeds the midpoint above
-2**-126, so it is not tiny under either tininess rule; a finite RNE result means
-no overflow), NaN propagation is not involved, and the only flag is inexact,
-computed exactly:
-  add/sub: TwoSum (Knuth) gives the exact error of the binary64 sum; the result
-           is exact iff that error is 0 and float64(r) == d.
-  mul:     the binary64 product of two binary32 values is exact (48 bits).
-  div:     r * y is exact in binary64 (48 bits); the quotient is exact iff r*y == x.
-  sqrt:    r * r is exact in binary64; exact iff r*r == x.
-Every other lane (zero, subnormal, infinite, NaN results) is recomputed by the
-reference routine, so the two paths agree bit for bit by construction; the tests
-check it anyway on edge sets and random sweeps.
+Fast paths (binary32, every rounding mode, any ftz/daz/tininess policy): + - * /
+sqrt and fma are evaluated in binary64 together with the exact sign of what
+binary64 lost (TwoSum error for add/sub and fma, x - q*y for div, x - q*q for
+sqrt; a binary32 product is exact in binary64), and `round_d_t` rounds that once
+to binary32 in the requested mode. In rne this is also the classical innocuous
+double rounding for + - * / sqrt (53 >= 2*24 + 2; Figueroa, SIGNUM 1995); the
+sign information makes it exact for fma and for directed modes too (see
+`round_d_t` for the argument).
+
+A fast lane is kept only when the binary32 result is a normal number strictly
+inside (2**-126, FLT_MAX): there no underflow (either tininess rule, so ftz
+cannot apply) or overflow happened, NaN propagation is not involved, and the
+only flag is inexact, known exactly from the same error terms. Every other lane
+(zero, subnormal, infinite, NaN results; subnormal inputs under daz) is
+recomputed by the reference routine, so the two paths agree bit for bit by
+construction; tests/emu/test_fast_paths.py checks it anyway on edge sets,
+near-ties and random sweeps in every mode and policy.
 """
 from __future__ import annotations
 
