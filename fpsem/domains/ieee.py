@@ -17,12 +17,13 @@ Values: ieee32 values are numpy float32 arrays, fp16 values numpy float16 arrays
 (both IEEE interchange formats, bits via .view), bf16 values uint16 arrays of
 encodings (numpy has no bfloat16). Arrays are always ndarrays, 0-d allowed.
 
-Fast paths (binary32, rne, no ftz/daz), bit-identical to the reference:
-elementwise + - * / sqrt in binary64 then one rounding (fpsem.emu._kernels says
-why that is exact); sequential dot as a numba float32 ikj loop (each float32 *
-and + is one IEEE RNE operation; LLVM does not contract a*b+c into an FMA
-without fast-math flags); fma_chain through binary64 with round-to-odd
-(Boldo-Melquiond). Outputs that are NaN are recomputed with the reference so
+Fast paths, bit-identical to the reference: elementwise + - * / sqrt fma in
+every mode through binary64 plus the exact sign of the lost part, rounded once
+(fpsem.emu._kernels says why that is exact); for binary32 rne without ftz/daz,
+the sequential sum/dot and fma_chain dot kernels of fpsem.domains._f32kernels
+(each float32 + and * one IEEE RNE operation; fma by round-to-odd through
+binary64, Boldo-Melquiond) and a numba pairwise dot that runs the exact halving
+tree of fpsem.order. Outputs that are NaN are recomputed with the reference so
 NaN payloads follow the preset.
 
 Flags: sticky per domain instance (`D.flags()`, `D.clear_flags()`), never global.
