@@ -230,6 +230,31 @@ def _float_bounds(f, ref):
 
 
 # -- divergence --------------------------------------------------------------------
+_ELEM = ("exp", "exp2", "log", "tanh", "erf", "sin", "cos")
+
+
+def bit_promise_note(A, B):
+    """'' when domains A and B promise the same bits for the same op sequence,
+    else why not: a different format, rounding or subnormal policy, an order
+    that differs or is unspecified, or an elementary function that is not
+    correctly rounded in one of them."""
+    if A.format != B.format:
+        return f"different formats ({A.format} vs {B.format})"
+    for opt in ("rounding", "ftz", "daz"):
+        if getattr(A, opt) != getattr(B, opt):
+            return f"different {opt} ({getattr(A, opt)} vs {getattr(B, opt)})"
+    if not (A.acc.specified and B.acc.specified):
+        return "an accumulation order is native (unspecified)"
+    if A.acc != B.acc:
+        return f"different accumulation orders ({A.acc} vs {B.acc})"
+    for D in (A, B):
+        for p in _ELEM:
+            acc = D.accuracy(p)
+            if acc.kind not in ("correctly_rounded", "exact", "unsupported"):
+                return f"{D.label} {p} is {acc}, not correctly rounded"
+    return ""
+
+
 @dataclass
 class Divergence:
     """First node where two float domains stop agreeing bit for bit (node None: they agree)."""
@@ -246,6 +271,11 @@ class Divergence:
 
     def __bool__(self):
         return self.node is not None
+
+    @property
+    def promised(self):
+        """True when the two domains' declared semantics promise identical bits."""
+        return not self.note
 
     def to_dict(self):
         d = asdict(self)
@@ -425,7 +455,8 @@ class Envelope:
             lines.append(f"a-priori bounds on {len(ratios)} nodes; max observed/a-priori {_g(max(ratios), 3)}")
         d = self.diverge()
         if d.a != d.b:
-            lines.append(f"bits {d.a} vs {d.b}: " + (f"first divergence at {d.node} (element {d.index})"
+            expect = (f" (expected: {d.note})" if d.note else " (UNEXPECTED: their semantics promise identical bits)")
+            lines.append(f"bits {d.a} vs {d.b}: " + (f"first divergence at {d.node} (element {d.index})" + expect
                                                       if d else "identical at every node"))
         if self._decision_data is not None:
             dec = self.decision()
@@ -588,7 +619,7 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="interval", *
         if label in stats:
             raise FpsemError(f"domain {label} given twice")
         st_d, h_d = {}, {}
-        divs = [Divergence(Ds[0].label, label, None)] if di > 0 else []
+        divs = [Divergence(Ds[0].label, label, None, note=bit_promise_note(Ds[0], D))] if di > 0 else []
         index = {n: i for i, n in enumerate(nodes)}
 
         def on_node(name, x, D=D, PD=PD, st_d=st_d, h_d=h_d, di=di, divs=divs, index=index):

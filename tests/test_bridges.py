@@ -200,3 +200,18 @@ def test_envelope_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["envelope", "nomodel", "--domain", "float32", "--reference", "float64"])
     assert e.value.code == 2
+
+
+def test_divergence_says_whether_bits_were_promised():
+    from fpsem.bridges.envelope import bit_promise_note
+    I = fpsem.domain("ieee32")
+    assert bit_promise_note(I, fpsem.domain("ieee32", rounding="rtz")).startswith("different rounding")
+    assert "native" in bit_promise_note(I, fpsem.domain("float32"))
+    assert "orders" in bit_promise_note(I, fpsem.domain("float32", acc="pairwise"))
+    assert "exp" in bit_promise_note(I, fpsem.domain("float32", acc="sequential"))
+    assert bit_promise_note(I, fpsem.domain("ieee32", nan="arm")) == ""
+    env = fpsem.envelope("mlp", domain=["ieee32", "float32"])
+    d = env.diverge()
+    assert d and not d.promised and "native" in d.note
+    env = fpsem.envelope("mlp", domain=["ieee32", fpsem.domain("float32", acc="sequential")])
+    assert not env.diverge()
