@@ -9,7 +9,7 @@ orders, not approximations.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..emu._kernels import bits_f64, f64_bits
 
@@ -29,22 +29,43 @@ def seq_sum(x):
     return out
 
 
-@njit(**_NJ)
+# Output tiles for the matmul kernels: IB rows share each loaded row of b (the
+# logits' 154 MB embedding matrix is then streamed m/IB times, not m times) and
+# JB columns keep the tile's accumulators in cache; contiguous 1-D row views let
+# LLVM vectorize the j loop. Tiles run in parallel (prange); every output is
+# still accumulated by one thread in ascending k, so the bits do not depend on
+# the tiling or the thread count.
+IB, JB = 16, 1024
+
+
+@njit(parallel=True, **_NJ)
 def seq_dot(a, b):
     """(B, m, k) @ (B, k, n), sequential: c = fl(a_0 b_0); c = fl(c + fl(a_k b_k)),
-    k ascending, in ikj loop order (dtype of a)."""
+    k ascending (dtype of a)."""
     B, m, k = a.shape
     n = b.shape[2]
     c = np.empty((B, m, n), dtype=a.dtype)
+    nib = (m + IB - 1) // IB
+    njb = (n + JB - 1) // JB
     for t in range(B):
-        for i in range(m):
-            a0 = a[t, i, 0]
-            for j in range(n):
-                c[t, i, j] = a0 * b[t, 0, j]
+        at, bt, ct = a[t], b[t], c[t]
+        for blk in prange(nib * njb):
+            ib = blk // njb
+            i0, j0 = ib * IB, (blk - ib * njb) * JB
+            i1, j1 = min(m, i0 + IB), min(n, j0 + JB)
+            b0 = bt[0, j0:j1]
+            for i in range(i0, i1):
+                a0 = at[i, 0]
+                crow = ct[i, j0:j1]
+                for j in range(j1 - j0):
+                    crow[j] = a0 * b0[j]
             for kk in range(1, k):
-                aik = a[t, i, kk]
-                for j in range(n):
-                    c[t, i, j] = c[t, i, j] + aik * b[t, kk, j]
+                brow = bt[kk, j0:j1]
+                for i in range(i0, i1):
+                    aik = at[i, kk]
+                    crow = ct[i, j0:j1]
+                    for j in range(j1 - j0):
+                        crow[j] = crow[j] + aik * brow[j]
     return c
 
 
@@ -78,18 +99,26 @@ def fma32_array(x, y, z):
     return out
 
 
-@njit(**_NJ)
+@njit(parallel=True, **_NJ)
 def fma_dot32(a, b):
-    """(B, m, k) @ (B, k, n), fma_chain: s = +0; s = fma(a_k, b_k, s), k ascending."""
+    """(B, m, k) @ (B, k, n), fma_chain: s = +0; s = fma(a_k, b_k, s), k ascending
+    (tiled like seq_dot)."""
     B, m, k = a.shape
     n = b.shape[2]
     c = np.zeros((B, m, n), np.float32)
+    nib = (m + IB - 1) // IB
+    njb = (n + JB - 1) // JB
     for t in range(B):
-        for i in range(m):
-            crow = c[t, i]
+        at, bt, ct = a[t], b[t], c[t]
+        for blk in prange(nib * njb):
+            ib = blk // njb
+            i0, j0 = ib * IB, (blk - ib * njb) * JB
+            i1, j1 = min(m, i0 + IB), min(n, j0 + JB)
             for kk in range(k):
-                aik = a[t, i, kk]
-                brow = b[t, kk]
-                for j in range(n):
-                    crow[j] = fma32(aik, brow[j], crow[j])
+                brow = bt[kk, j0:j1]
+                for i in range(i0, i1):
+                    aik = at[i, kk]
+                    crow = ct[i, j0:j1]
+                    for j in range(j1 - j0):
+                        crow[j] = fma32(aik, brow[j], crow[j])
     return c
