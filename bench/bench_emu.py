@@ -5,8 +5,9 @@
 Targets (issue #3): rne add/mul/div/sqrt within 1.5x of numpy float32; the
 reference path <= 8 ns/op per core in any mode; correctly rounded exp/log/tanh
 within 5x of numpy float32 np.exp; ordered matmul within 6x of numpy float32 BLAS.
-Single-threaded numba throughout (no parallel loops), BLAS pinned to one thread
-(OPENBLAS_NUM_THREADS=1 unless set). Each row is the median of --reps runs after a
+One core throughout: numba pinned to one thread (NUMBA_NUM_THREADS=1 unless
+set; the ordered matmul kernels otherwise run their tiles in parallel) and BLAS
+pinned to one thread (OPENBLAS_NUM_THREADS=1 unless set). Each row is the median of --reps runs after a
 warm-up, and every ratio is against a numpy figure measured in the same run.
 Never asserts on time.
 """
@@ -17,7 +18,7 @@ import os
 import time
 
 # the targets are per core: single-threaded BLAS unless the caller says otherwise
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import numpy as np  # noqa: E402
