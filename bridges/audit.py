@@ -759,8 +759,8 @@ def load_baseline(path):
             data = json.load(fh)
     except FileNotFoundError:
         raise FpsemError(f"baseline {path}: no such file (record one with --update-baseline)") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise FpsemError(f"baseline {path}: not a readable JSON file ({e})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FpsemError(f"baseline {path}: not a readable JSON file ({type(e).__name__})") from None
     hashes = data.get("hashes") if isinstance(data, dict) else None
     if not isinstance(hashes, dict):
         raise FpsemError(f"baseline {path}: no 'hashes' table (write one with --update-baseline)")

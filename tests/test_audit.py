@@ -128,3 +128,13 @@ def test_ieee32_float32_bit_pairs():
     assert ok, why
     ok, _ = A.promised(floats[a], floats[b], ("exp",))
     assert not ok
+
+
+
+def test_corrupt_baseline_is_a_user_error(tmp_path):
+    from fpsem.bridges.audit import load_baseline
+    from fpsem.errors import FpsemError
+    bad = tmp_path / "b.json"
+    bad.write_bytes(bytes(range(256)))
+    with pytest.raises(FpsemError, match="not a readable JSON file"):
+        load_baseline(bad)
