@@ -119,6 +119,12 @@ def main(argv=None):
     except FpsemError as e:
         click.echo(f"fpsem: error: {e}", err=True)
         sys.exit(2)
+    except OSError as e:
+        if e.filename is None:
+            raise
+        # an unreadable input or unwritable output path named by the user
+        click.echo(f"fpsem: error: {e.filename}: {e.strerror}", err=True)
+        sys.exit(2)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except SystemExit:

@@ -40,3 +40,9 @@ def test_usage_error_exit_2_without_traceback():
     r = fpsem("frobnicate")
     assert r.returncode == 2
     assert "No such command 'frobnicate'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unwritable_output_path_is_a_user_error(tmp_path):
+    r = fpsem("bestiary", "--json", str(tmp_path / "no" / "such" / "dir.json"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().endswith("dir.json: No such file or directory")
