@@ -326,6 +326,79 @@ def _fast_loop(op, mode, daz, af, bf, cf, out, fl):
     return _fast_loop_op(5, mode, daz, af, bf, cf, out, fl)
 
 
+# The common case (binary32, rne, no DAZ, not fma): one straight-line, branch-free
+# loop per operation, so that LLVM vectorizes it. r = RN24(RN53(x op y)) =
+# RN24(x op y) (innocuous double rounding, 53 >= 2*24 + 2). Inexactness is
+# decided exactly: add/sub by TwoSum (the binary64 sum may itself be inexact);
+# mul: the binary64 product is exact; div and sqrt: r*y and r*r are exact in
+# binary64 (24 + 24 bits), so the result is exact iff they give x back. Lanes
+# whose r is not strictly inside (2**-126, FLT_MAX) get flag 255 and are
+# recomputed by the reference (same contract as _fast_loop).
+@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+def _rne_store(i, r, inx, out, fl):
+    ar = abs(r)
+    ok = np.int64((ar > MIN_NORMAL32) & (ar < FLT_MAX32))
+    out[i] = np.uint32(f32_bits(r) & 0xFFFFFFFF)
+    fl[i] = np.uint8(ok * np.int64(inx) * INEXACT + (1 - ok) * 255)
+    return 1 - ok
+
+
+@njit(cache=True, error_model='numpy', boundscheck=False)
+def _rne_addsub(af, bf, sign, out, fl):
+    nslow = 0
+    for i in range(af.size):
+        x = np.float64(af[i])
+        y = sign * np.float64(bf[i])
+        d = x + y
+        r = np.float32(d)
+        bb = d - x
+        t = (x - (d - bb)) + (y - bb)
+        nslow += _rne_store(i, r, (np.float64(r) != d) | (t != 0.0), out, fl)
+    return nslow
+
+
+@njit(cache=True, error_model='numpy', boundscheck=False)
+def _rne_mul(af, bf, out, fl):
+    nslow = 0
+    for i in range(af.size):
+        d = np.float64(af[i]) * np.float64(bf[i])
+        r = np.float32(d)
+        nslow += _rne_store(i, r, np.float64(r) != d, out, fl)
+    return nslow
+
+
+@njit(cache=True, error_model='numpy', boundscheck=False)
+def _rne_div(af, bf, out, fl):
+    nslow = 0
+    for i in range(af.size):
+        x = np.float64(af[i])
+        y = np.float64(bf[i])
+        r = np.float32(x / y)
+        nslow += _rne_store(i, r, np.float64(r) * y != x, out, fl)
+    return nslow
+
+
+@njit(cache=True, error_model='numpy', boundscheck=False)
+def _rne_sqrt(af, out, fl):
+    nslow = 0
+    for i in range(af.size):
+        x = np.float64(af[i])
+        r = np.float32(np.sqrt(x))
+        rr = np.float64(r)
+        nslow += _rne_store(i, r, rr * rr != x, out, fl)
+    return nslow
+
+
+def _rne_loop(op, af, bf, out, fl):
+    if op == OP_ADD or op == OP_SUB:
+        return _rne_addsub(af, bf, 1.0 if op == OP_ADD else -1.0, out, fl)
+    if op == OP_MUL:
+        return _rne_mul(af, bf, out, fl)
+    if op == OP_DIV:
+        return _rne_div(af, bf, out, fl)
+    return _rne_sqrt(af, out, fl)
+
+
 @njit(cache=True, error_model='numpy', boundscheck=False)
 def _fixup(op, a, b, c, cfg, out, fl):
     for i in range(a.size):
@@ -359,8 +432,11 @@ def fast_binary32(op, a, b, cfg, c=None):
         b = a
     if c is None:
         c = a
-    nslow = _fast_loop(code, mode, daz, a.view(np.float32), b.view(np.float32),
-                       c.view(np.float32), out, fl)
+    if mode == 0 and not daz and code != OP_FMA:
+        nslow = _rne_loop(code, a.view(np.float32), b.view(np.float32), out, fl)
+    else:
+        nslow = _fast_loop(code, mode, daz, a.view(np.float32), b.view(np.float32),
+                           c.view(np.float32), out, fl)
     if nslow:
         _fixup(code, a, b, c, cfg, out, fl)
     return out, fl
