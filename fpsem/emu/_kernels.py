@@ -400,23 +400,23 @@ def _rne_loop(op, af, bf, out, fl):
 
 
 @njit(cache=True, error_model='numpy', boundscheck=False)
-def _fixup(op, a, b, c, cfg, out, fl):
-    for i in range(a.size):
-        if fl[i] == 255:
-            if op == 0:
-                r, f = add_s(np.int64(a[i]), np.int64(b[i]), cfg, 0)
-            elif op == 1:
-                r, f = add_s(np.int64(a[i]), np.int64(b[i]), cfg, 1)
-            elif op == 2:
-                r, f = mul_s(np.int64(a[i]), np.int64(b[i]), cfg)
-            elif op == 3:
-                r, f = div_s(np.int64(a[i]), np.int64(b[i]), cfg)
-            elif op == 4:
-                r, f = sqrt_s(np.int64(a[i]), cfg)
-            else:
-                r, f = fma_s(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
-            out[i] = r
-            fl[i] = f
+def _fixup(op, a, b, c, cfg, out, fl, idx):
+    """Recompute the lanes `idx` (flag 255) with the reference routines."""
+    for i in idx:
+        if op == 0:
+            r, f = add_s(np.int64(a[i]), np.int64(b[i]), cfg, 0)
+        elif op == 1:
+            r, f = add_s(np.int64(a[i]), np.int64(b[i]), cfg, 1)
+        elif op == 2:
+            r, f = mul_s(np.int64(a[i]), np.int64(b[i]), cfg)
+        elif op == 3:
+            r, f = div_s(np.int64(a[i]), np.int64(b[i]), cfg)
+        elif op == 4:
+            r, f = sqrt_s(np.int64(a[i]), cfg)
+        else:
+            r, f = fma_s(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
+        out[i] = r
+        fl[i] = f
 
 
 def fast_binary32(op, a, b, cfg, c=None):
@@ -438,5 +438,6 @@ def fast_binary32(op, a, b, cfg, c=None):
         nslow = _fast_loop(code, mode, daz, a.view(np.float32), b.view(np.float32),
                            c.view(np.float32), out, fl)
     if nslow:
-        _fixup(code, a, b, c, cfg, out, fl)
+        # slow lanes are rare: find them with one vectorized scan, not a branchy loop
+        _fixup(code, a, b, c, cfg, out, fl, np.flatnonzero(fl == SLOW))
     return out, fl
