@@ -385,12 +385,17 @@ class Domain:
             raise self._err(ShapeError, "concat",
                             f"shapes {[self.shape(x) for x in xs]}: {e}") from None
 
-    def stack(self, xs, axis=0):
+    def _stack_args(self, xs):
+        """The values to stack as a list, after checking they share one shape."""
         xs = list(xs)
         if not xs:
             raise self._err(ShapeError, "stack", "nothing to stack")
         if len({self.shape(x) for x in xs}) != 1:
             raise self._err(ShapeError, "stack", f"shapes differ: {[self.shape(x) for x in xs]}")
+        return xs
+
+    def stack(self, xs, axis=0):
+        xs = self._stack_args(xs)
         parts = [self._parts(x) for x in xs]
         return self._unparts(tuple(np.stack([p[i] for p in parts], axis=axis)
                                    for i in range(len(parts[0]))))

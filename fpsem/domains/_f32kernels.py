@@ -38,6 +38,20 @@ def seq_sum(x):
 IB, JB = 16, 1024
 
 
+@njit(inline="always", **_NJ)
+def _tile(blk, m, n):
+    """Rows [i0, i1) and columns [j0, j1) of output tile number blk."""
+    njb = (n + JB - 1) // JB
+    ib = blk // njb
+    i0, j0 = ib * IB, (blk - ib * njb) * JB
+    return i0, min(m, i0 + IB), j0, min(n, j0 + JB)
+
+
+@njit(inline="always", **_NJ)
+def _ntiles(m, n):
+    return ((m + IB - 1) // IB) * ((n + JB - 1) // JB)
+
+
 @njit(parallel=True, **_NJ)
 def seq_dot(a, b):
     """(B, m, k) @ (B, k, n), sequential: c = fl(a_0 b_0); c = fl(c + fl(a_k b_k)),
@@ -45,14 +59,10 @@ def seq_dot(a, b):
     B, m, k = a.shape
     n = b.shape[2]
     c = np.empty((B, m, n), dtype=a.dtype)
-    nib = (m + IB - 1) // IB
-    njb = (n + JB - 1) // JB
     for t in range(B):
         at, bt, ct = a[t], b[t], c[t]
-        for blk in prange(nib * njb):
-            ib = blk // njb
-            i0, j0 = ib * IB, (blk - ib * njb) * JB
-            i1, j1 = min(m, i0 + IB), min(n, j0 + JB)
+        for blk in prange(_ntiles(m, n)):
+            i0, i1, j0, j1 = _tile(blk, m, n)
             b0 = bt[0, j0:j1]
             for i in range(i0, i1):
                 a0 = at[i, 0]
@@ -106,14 +116,10 @@ def fma_dot32(a, b):
     B, m, k = a.shape
     n = b.shape[2]
     c = np.zeros((B, m, n), np.float32)
-    nib = (m + IB - 1) // IB
-    njb = (n + JB - 1) // JB
     for t in range(B):
         at, bt, ct = a[t], b[t], c[t]
-        for blk in prange(nib * njb):
-            ib = blk // njb
-            i0, j0 = ib * IB, (blk - ib * njb) * JB
-            i1, j1 = min(m, i0 + IB), min(n, j0 + JB)
+        for blk in prange(_ntiles(m, n)):
+            i0, i1, j0, j1 = _tile(blk, m, n)
             for kk in range(k):
                 brow = bt[kk, j0:j1]
                 for i in range(i0, i1):

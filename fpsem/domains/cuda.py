@@ -628,11 +628,7 @@ class CudaDomain(Domain):
         return out
 
     def stack(self, xs, axis=0):
-        xs = list(xs)
-        if not xs:
-            raise self._err(ShapeError, "stack", "nothing to stack")
-        if len({self.shape(x) for x in xs}) != 1:
-            raise self._err(ShapeError, "stack", f"shapes differ: {[self.shape(x) for x in xs]}")
+        xs = self._stack_args(xs)
         nd = xs[0].ndim + 1
         if not -nd <= axis < nd:
             raise self._err(ShapeError, "stack", f"axis {axis} out of range")
