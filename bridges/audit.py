@@ -42,7 +42,7 @@ from fpsem.registry import domain as make_domain
 
 from . import apriori as _ap
 from ._num import bits_hash
-from .suite import RATIONAL_PRIMS, build_cases, model_cases
+from .suite import build_cases, model_cases
 
 
 @dataclass

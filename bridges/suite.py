@@ -43,7 +43,6 @@ UNARY_PRIMS = {
     "cos": ((-10.0, 10.0), _f32([0.0, -0.0, 1e-30, 3.1415927, 1e4, 1.5707964])),
 }
 BINARY_PRIMS = ("add", "sub", "mul", "div")
-RATIONAL_PRIMS = {"add", "sub", "mul", "div", "fma"}
 
 
 @dataclass

@@ -24,7 +24,7 @@ from fractions import Fraction
 
 from .errors import FpsemError
 from .formats import Format
-from .order import Order, parse_order
+from .order import parse_order
 
 
 def unit_roundoff(fmt: Format, rounding="rne") -> Fraction:

@@ -267,7 +267,7 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     ref_direct = R is not None and not use_env and getattr(R, "is_enclosure", False) and R not in domains
     if ref_direct:
         runs.append(R)
-    env, env_error = None, None
+    env = None
     with _Bar(steps * (len(runs) + (len(float_ds) + 1 if use_env else 0)), enabled=not no_progress) as bar:
         for D in runs:
             o, cch, dt = _run_one(model, D, inputs, bar, want_cache=is_lm and n_generate > 0)

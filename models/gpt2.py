@@ -135,7 +135,7 @@ class GPT2(Model):
 
     # -- inputs ------------------------------------------------------------------
     def default_inputs(self, n=8):
-        from .tokenizer import BUILTIN_PROMPT, ByteTokenizer
+        from .tokenizer import ByteTokenizer
         return (builtin_ids(ByteTokenizer(), n, self.config),)
 
     def check_ids(self, ids, past=0):

@@ -8,7 +8,7 @@ layer and one fpsem.trace.step per block. Weight layouts follow fpsem.ops
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np

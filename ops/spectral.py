@@ -28,7 +28,6 @@ def spectral_conv1d(D, x, w_re, w_im, modes, acc=None):
     (complex). Inverse: y_n = (1/L) (Re Y_0 + 2 sum_{k>=1} Re(Y_k e^{2 pi i k n / L})).
     Every sum is a dot product in order `acc`."""
     N, Cin, L = D.shape(x)
-    Cout = D.shape(w_re)[1]
     cs, sn = _twiddles(D, L, modes)
     xr = D.dot(x, cs, acc=acc)                      # (N, Cin, modes)  Re X
     xi = D.neg(D.dot(x, sn, acc=acc))               # Im X

@@ -181,10 +181,6 @@ class BallDomain(Domain):
         raise AssertionError("ball: value comparisons are not used by the ops under test")
 
     # reductions: gamma_k of the target's order on the magnitudes, plus binary64 slack
-    def _order_k(self, n, dot):
-        order = self.T.acc
-        return order.roundings(n, dot=dot)
-
     def _impl_sum(self, rows, order):
         n = rows.m.shape[1]
         order = order if order is not None else self.T.acc

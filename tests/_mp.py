@@ -5,15 +5,15 @@ mpmath's, so results are the real values to ~1e-55 relative (far below any
 binary64 ulp). Not rigorous in the interval sense; used to check that the ball
 oracle and the float domains agree with the real result.
 """
-from fractions import Fraction
 
 import mpmath
 import numpy as np
 
 from fpsem.domain import Domain, to_fraction_scalar
 
-MP = mpmath.mp.clone() if hasattr(mpmath.mp, "clone") else mpmath.mp
-mpmath.mp.dps = 60
+# a private context: mpmath's global precision stays untouched for other tests
+MP = mpmath.MPContext()
+MP.dps = 60
 
 
 def _v(fn, *arrays):
@@ -39,7 +39,7 @@ class MpDomain(Domain):
         of = out.ravel()
         for i, v in enumerate(arr.ravel().tolist() if arr.dtype != object else arr.ravel()):
             q = to_fraction_scalar(v)
-            of[i] = mpmath.mpf(q.numerator) / q.denominator
+            of[i] = MP.mpf(q.numerator) / q.denominator
         return out
 
     def to_float64(self, x):
@@ -52,19 +52,19 @@ class MpDomain(Domain):
     def _impl_neg(self, a): return _v(lambda x: -x, a)
     def _impl_abs(self, a): return _v(abs, a)
     def _impl_fma(self, a, b, c): return _v(lambda x, y, z: x * y + z, a, b, c)
-    def _impl_sqrt(self, a): return _v(mpmath.sqrt, a)
+    def _impl_sqrt(self, a): return _v(MP.sqrt, a)
     def _impl_maximum(self, a, b): return _v(max, a, b)
     def _impl_minimum(self, a, b): return _v(min, a, b)
-    def _impl_exp(self, a): return _v(mpmath.exp, a)
-    def _impl_exp2(self, a): return _v(lambda x: mpmath.power(2, x), a)
-    def _impl_log(self, a): return _v(mpmath.log, a)
-    def _impl_tanh(self, a): return _v(mpmath.tanh, a)
-    def _impl_erf(self, a): return _v(mpmath.erf, a)
-    def _impl_sin(self, a): return _v(mpmath.sin, a)
-    def _impl_cos(self, a): return _v(mpmath.cos, a)
+    def _impl_exp(self, a): return _v(MP.exp, a)
+    def _impl_exp2(self, a): return _v(lambda x: MP.power(2, x), a)
+    def _impl_log(self, a): return _v(MP.log, a)
+    def _impl_tanh(self, a): return _v(MP.tanh, a)
+    def _impl_erf(self, a): return _v(MP.erf, a)
+    def _impl_sin(self, a): return _v(MP.sin, a)
+    def _impl_cos(self, a): return _v(MP.cos, a)
 
     def _impl_sum(self, rows, order):
-        return np.array([mpmath.fsum(r) for r in rows] + [None], dtype=object)[:-1]
+        return np.array([MP.fsum(r) for r in rows] + [None], dtype=object)[:-1]
 
     def _impl_max(self, rows):
         return np.array([max(r) for r in rows] + [None], dtype=object)[:-1]
@@ -76,7 +76,7 @@ class MpDomain(Domain):
         for t in range(B):
             for i in range(m):
                 for j in range(n):
-                    out[t, i, j] = mpmath.fdot(a[t, i, :], b[t, :, j]) if k else mpmath.mpf(0)
+                    out[t, i, j] = MP.fdot(a[t, i, :], b[t, :, j]) if k else MP.mpf(0)
         return out
 
     def _accuracy(self, prim):

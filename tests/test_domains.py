@@ -10,7 +10,6 @@ from hypothesis import given, strategies as st
 import fpsem
 from fpsem.formats import binary32, binary16, bfloat16, binary64, round_fraction, decode
 from fpsem.order import order_schedule, parse_order
-from fpsem.ops.records import BY_NAME
 from _ball import BallDomain
 
 GM = {"rne": gmpy2.RoundToNearest, "rtz": gmpy2.RoundToZero, "rup": gmpy2.RoundUp, "rdn": gmpy2.RoundDown}

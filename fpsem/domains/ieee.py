@@ -43,8 +43,7 @@ from numba import njit
 from .. import emu, formats
 from ..domain import CR, EXACT, Accuracy, Domain, to_fraction_scalar
 from ..emu import _core as C
-from ..emu._kernels import bits_f64, f64_bits
-from ..emu._api import FLAG_NAMES, flags_dict
+from ..emu._api import flags_dict
 from ..errors import NotRepresentable, UnsupportedOption
 from ..exactsum import round_sum
 from ..formats import round_fraction

@@ -45,7 +45,6 @@ import math
 import numpy as np
 from numba import njit
 
-from . import _core as C
 from ._kernels import f32_bits, round_d_t
 from ._core import (INEXACT, INF, INVALID, DIVZERO, QNAN, ZERO, default_nan, inf_bits,
                     norm_pack, overflow, pack_zero, propagate1, unpack)

@@ -13,11 +13,11 @@ count where one is given (exact counts beat rounded ones), otherwise the paper's
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fpsem.errors import FpsemError
 
-from .layers import (ASPPModule, AvgPool, BatchNorm, BottleneckBlock, Conv1d, Conv2d, ConvBN,
+from .layers import (ASPPModule, BatchNorm, BottleneckBlock, Conv1d, Conv2d, ConvBN,
                      ConvNeXtBlock, ConvTranspose2d, DeepLabDecoder, Dense, DenseBlock,
                      Embedding, FireModule, Flatten, GlobalAvgPool, InceptionModule,
                      InvertedResidual, LayerNorm, MambaBlock, MaxPool, MBConv, MobileViTBlock,

@@ -405,7 +405,7 @@ def _encoder(X, l, x, post=None):
     """l.layers transformer layers on (..., T, d)."""
     D = X.D
     post = X.arch.get("post_norm", False) if post is None else post
-    d, T = l.d, D.shape(x)[-2]
+    d = l.d
     for i in range(l.layers):
         with scope(f"block{i}"):
             if l.window or l.rel_pos:
@@ -1081,7 +1081,7 @@ def _layer(X, l, x, shape, layers, i):
 def _c3_table(cin, counts):
     """LeNet-5's C3 connection table (LeCun et al. 1998, Table I) for 6 inputs and
     3/4/4/6-input maps: contiguous triples, contiguous quadruples, split quadruples, all."""
-    rows, k3 = [], 0
+    rows = []
     for j, n in enumerate(counts):
         if n == cin:
             rows.append(list(range(cin)))
