@@ -10,13 +10,18 @@ tightness second.
 
 Endpoints (option ``endpoints``)
 --------------------------------
-``"binary64"`` (default): float64 numpy arrays, vectorized. The FPU rounding mode is
-never changed. An operation is computed in round-to-nearest and the result is then
-moved one ulp outward with ``np.nextafter``; because the round-to-nearest error is
+``"binary64"`` (default): float64 numpy arrays; the elementwise work is done by
+numba kernels (one fused pass per operation, both endpoints at once). The FPU
+rounding mode is never changed. An operation is computed in round-to-nearest and
+the result is then moved one ulp outward; because the round-to-nearest error is
 below one ulp (half an ulp, or half the subnormal spacing under gradual
-underflow), the moved value is a rigorous lower (upper) bound. Additions use the
+underflow), the moved value is a rigorous lower (upper) bound. The move is the
+branch-free successor / predecessor of Rump, Zimmermann, Boldo & Melquiond (BIT
+2009), ``r +- (PHI |r| + ETA)``: exactly nextafter in the normal range, at most one
+ulp further near underflow; the proof is next to `_succ`. Additions use the
 error-free TwoSum transform (Knuth; Higham Alg. 4.3... ``a + b = s + e`` exactly) so
-that an exact sum is not widened and an inexact one is widened on one side only.
+that an exact sum is not widened and an inexact one is widened on one side only;
+a product with a zero factor is exact and not widened.
 
 ``"mpfr"``: object arrays of ``gmpy2.mpfr`` at ``precision`` bits (default 113),
 every endpoint computed by MPFR in directed rounding (RoundDown for lower
@@ -27,7 +32,8 @@ specification. Tight and slow (a Python object per endpoint).
 Elementary functions on binary64 endpoints
 ------------------------------------------
 exp, exp2, log, tanh and erf are monotone; they are evaluated at the endpoints by
-vectorized routines whose enclosures are rigorous *by construction*: argument
+routines whose enclosures are rigorous *by construction* (exp and tanh per element
+in numba, `_sexp` / `_stanh`, the others as numpy passes; same algorithms): argument
 reduction and truncated Taylor / atanh / erf series are evaluated with the same
 outward-rounded operations (each step rounded toward -inf for a lower bound, toward
 +inf for an upper bound, on series whose terms are all nonnegative, hence
@@ -73,6 +79,7 @@ from fractions import Fraction
 
 import gmpy2
 import numpy as np
+from numba import njit
 
 from .. import formats
 from ..bounds import gamma
@@ -154,49 +161,250 @@ class Tri:
 
 
 # ----------------------------------------------------------------------------
-# binary64 directed operations (no FPU mode change)
+# binary64 directed operations (no FPU mode change): numba kernels
 # ----------------------------------------------------------------------------
+# Outward moves without nextafter (Rump, Zimmermann, Boldo & Melquiond, "Computing
+# predecessor and successor in rounding to nearest", BIT 49 (2009), Alg. 1):
+#     succ(r) = fl(r + fl(fl(PHI |r|) + ETA)),  PHI = u (1 + 2u) = 2**-53 + 2**-105,
+#     ETA = 2**-1074 (the smallest subnormal), u = 2**-53.
+# Why it is >= every real x with fl(x) = r (round to nearest, the only rounding we use):
+# x <= (r + s)/2 where s is the float above r, so it suffices that fl(r + e) >= s,
+# i.e. (RN being monotone) that r + e exceeds the midpoint (r + s)/2, i.e. e > (s - r)/2.
+# For normal r with 2**E <= |r| < 2**(E+1), s - r <= 2**(E-52) = 2u 2**E, and
+# e >= fl(PHI |r|) >= PHI |r| / (1 + u) > u |r| >= u 2**E (no underflow), or, if PHI|r|
+# underflows, fl(PHI|r|) + ETA is exact (both multiples of ETA below 2**-1021) and
+# e >= ETA > ETA/2 = (s - r)/2 for subnormal r (for normal r underflow of PHI|r| is
+# impossible: PHI |r| >= 2**-1075 (1+2u) rounds to >= ETA). r = +inf gives +inf; r = -inf
+# (an exact x <= -MAX rounds there) is mapped to -MAX explicitly. pred is the mirror image.
+# In the normal range this returns exactly nextafter(r, +inf) (|e| < 1.5 spacings, so the
+# sum rounds to the neighbour); near the underflow threshold it may go one more ulp out.
+# The kernels are compiled without fastmath: no reassociation, so TwoSum stays
+# error-free; a contraction of PHI*|r| + ETA into an FMA would only round once, which
+# keeps e >= PHI |r| / (1+u) (resp. >= ETA), so the argument holds either way.
+_PHI = 2.0 ** -53 + 2.0 ** -105
+_ETA = 2.0 ** -1074
+
+
+@njit(cache=True, inline="always")
+def _succ(r):
+    if r == -_INF:
+        return -_MAXF
+    return r + (_PHI * abs(r) + _ETA)
+
+
+@njit(cache=True, inline="always")
+def _pred(r):
+    if r == _INF:
+        return _MAXF
+    return r - (_PHI * abs(r) + _ETA)
+
+
+@njit(cache=True, inline="always")
+def _sadd_dn(a, b):
+    """Lower bound of a + b, exact when the sum is (TwoSum, Knuth 1969: a + b == s + e
+    exactly when s is finite). Widened unless e >= 0 is proven (a NaN e, from an
+    intermediate overflow, also widens)."""
+    s = a + b
+    if not abs(s) < _INF:
+        return _pred(s)  # +-inf (overflow or an unbounded operand); NaN stays NaN
+    bb = s - a
+    e = (a - (s - bb)) + (b - bb)
+    if e >= 0.0:
+        return s
+    return _pred(s)
+
+
+@njit(cache=True, inline="always")
+def _sadd_up(a, b):
+    s = a + b
+    if not abs(s) < _INF:
+        return _succ(s)
+    bb = s - a
+    e = (a - (s - bb)) + (b - bb)
+    if e <= 0.0:
+        return s
+    return _succ(s)
+
+
+@njit(cache=True, inline="always")
+def _smul_dn(a, b):
+    """A product with a zero factor is exactly 0 (also 0 * inf: a factor 0 makes the
+    product of the sets {0}); any other product is moved outward."""
+    if a == 0.0 or b == 0.0:
+        return 0.0
+    return _pred(a * b)
+
+
+@njit(cache=True, inline="always")
+def _smul_up(a, b):
+    if a == 0.0 or b == 0.0:
+        return 0.0
+    return _succ(a * b)
+
+
+@njit(cache=True, inline="always")
+def _sdiv_dn(a, b):
+    if a == 0.0:
+        return 0.0
+    return _pred(a / b)
+
+
+@njit(cache=True, inline="always")
+def _sdiv_up(a, b):
+    if a == 0.0:
+        return 0.0
+    return _succ(a / b)
+
+
+# Elementwise drivers: flat contiguous float64 operands of size n or 1 (a size-1 operand
+# is broadcast), one pass, both endpoints at once. `_flat` prepares them.
+@njit(cache=True)
+def _k_unary(op, x, out):
+    """op 0: pred, 1: succ, 2: sqrt lower end, 3: sqrt upper end."""
+    for i in range(out.size):
+        v = x[i]
+        if op == 0:
+            r = _pred(v)
+        elif op == 1:
+            r = _succ(v)
+        elif op == 2:
+            r = 0.0 if v <= 0.0 else max(_pred(math.sqrt(v)), 0.0)
+        else:
+            r = 0.0 if v == 0.0 else _succ(math.sqrt(v))
+        out[i] = r
+
+
+@njit(cache=True)
+def _k_binary(op, a, b, out):
+    """op 0/1: a + b down/up, 2/3: a * b down/up, 4/5: a / b down/up."""
+    sa = a.size > 1
+    sb = b.size > 1
+    for i in range(out.size):
+        x = a[i if sa else 0]
+        y = b[i if sb else 0]
+        if op == 0:
+            r = _sadd_dn(x, y)
+        elif op == 1:
+            r = _sadd_up(x, y)
+        elif op == 2:
+            r = _smul_dn(x, y)
+        elif op == 3:
+            r = _smul_up(x, y)
+        elif op == 4:
+            r = _sdiv_dn(x, y)
+        else:
+            r = _sdiv_up(x, y)
+        out[i] = r
+
+
+@njit(cache=True)
+def _k_interval(op, a, b, c, d, lo, hi):
+    """[a, b] op [c, d] -> [lo, hi]; op 0: +, 1: -, 2: *, 3: /.
+    *: the least / greatest of the four endpoint products, each moved outward unless
+    exact (a zero factor). /: the whole line if 0 is in [c, d]; otherwise
+    divisor > 0: [a / (a >= 0 ? d : c), b / (b >= 0 ? c : d)],
+    divisor < 0: [b / (b >= 0 ? d : c), a / (a >= 0 ? c : d)]; NaN (inf / inf) -> -+inf."""
+    s0 = a.size > 1
+    s1 = b.size > 1
+    s2 = c.size > 1
+    s3 = d.size > 1
+    for i in range(lo.size):
+        x0 = a[i if s0 else 0]
+        x1 = b[i if s1 else 0]
+        y0 = c[i if s2 else 0]
+        y1 = d[i if s3 else 0]
+        if op == 0:
+            lo[i] = _sadd_dn(x0, y0)
+            hi[i] = _sadd_up(x1, y1)
+        elif op == 1:
+            lo[i] = _sadd_dn(x0, -y1)
+            hi[i] = _sadd_up(x1, -y0)
+        elif op == 2:
+            lo[i] = min(min(_smul_dn(x0, y0), _smul_dn(x0, y1)), min(_smul_dn(x1, y0), _smul_dn(x1, y1)))
+            hi[i] = max(max(_smul_up(x0, y0), _smul_up(x0, y1)), max(_smul_up(x1, y0), _smul_up(x1, y1)))
+        else:
+            if y0 <= 0.0 <= y1:
+                lo[i] = -_INF
+                hi[i] = _INF
+                continue
+            if y0 > 0.0:
+                l = _sdiv_dn(x0, y1 if x0 >= 0.0 else y0)
+                h = _sdiv_up(x1, y0 if x1 >= 0.0 else y1)
+            else:
+                l = _sdiv_dn(x1, y1 if x1 >= 0.0 else y0)
+                h = _sdiv_up(x0, y0 if x0 >= 0.0 else y1)
+            lo[i] = -_INF if l != l else l
+            hi[i] = _INF if h != h else h
+
+
+def _flat(*xs):
+    """(shape, flat contiguous float64 operands of the broadcast size or of size 1)."""
+    xs = [np.asarray(x, dtype=np.float64) for x in xs]
+    shape = np.broadcast_shapes(*(x.shape for x in xs))
+    out = []
+    for x in xs:
+        if x.size == 1:
+            out.append(x.reshape(1))
+        elif x.shape == shape:
+            out.append(np.ascontiguousarray(x).reshape(-1))
+        else:
+            out.append(np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1))
+    return shape, out
+
+
+def _unary(op, x):
+    shape, (xf,) = _flat(x)
+    out = np.empty(xf.size if shape else 1)
+    _k_unary(op, xf, out)
+    return out.reshape(shape)
+
+
+def _binary(op, a, b):
+    shape, (af, bf) = _flat(a, b)
+    out = np.empty(int(np.prod(shape, dtype=np.int64)))
+    _k_binary(op, af, bf, out)
+    return out.reshape(shape)
+
+
+def _interval_op(op, a, b, c, d):
+    shape, fl = _flat(a, b, c, d)
+    n = int(np.prod(shape, dtype=np.int64))
+    lo, hi = np.empty(n), np.empty(n)
+    _k_interval(op, *fl, lo, hi)
+    return lo.reshape(shape), hi.reshape(shape)
+
+
 def _dn(x):
-    """A value <= the exact result whose round-to-nearest is x (one ulp down)."""
-    return np.nextafter(x, -_INF)
+    """A value <= every real whose round-to-nearest is x (see _pred)."""
+    return _unary(0, x)
 
 
 def _up(x):
-    return np.nextafter(x, _INF)
+    return _unary(1, x)
 
 
 def _add_dn(a, b):
-    """Lower bound of a + b, exact when the sum is (TwoSum: a + b == s + e exactly,
-    Knuth 1969; valid without overflow, and addition never underflows inexactly)."""
-    s = a + b
-    bb = s - a
-    e = (a - (s - bb)) + (b - bb)
-    return np.where((e < 0) | ~np.isfinite(s), _dn(s), s)
+    return _binary(0, a, b)
 
 
 def _add_up(a, b):
-    s = a + b
-    bb = s - a
-    e = (a - (s - bb)) + (b - bb)
-    return np.where((e > 0) | ~np.isfinite(s), _up(s), s)
+    return _binary(1, a, b)
 
 
 def _mul_dn(a, b):
-    p = a * b
-    return np.where((a == 0) | (b == 0), 0.0, _dn(p))
+    return _binary(2, a, b)
 
 
 def _mul_up(a, b):
-    p = a * b
-    return np.where((a == 0) | (b == 0), 0.0, _up(p))
+    return _binary(3, a, b)
 
 
 def _div_dn(a, b):
-    return np.where(a == 0, 0.0, _dn(a / b))
+    return _binary(4, a, b)
 
 
 def _div_up(a, b):
-    return np.where(a == 0, 0.0, _up(a / b))
+    return _binary(5, a, b)
 
 
 def _f(q):
@@ -382,6 +590,140 @@ def _tanh_encl(x):
         hi = np.minimum(_div_up(m_hi, _add_dn(m_hi, 2.0)), 1.0)
         neg = x < 0
         return np.where(neg, -hi, lo), np.where(neg, -lo, hi)
+
+
+# Scalar (numba) versions of _exp_encl and _tanh_encl: the same algorithms, the same
+# constants and the same directed operations (_sadd_*, _smul_*, _sdiv_*, _pred/_succ),
+# evaluated per element in one pass instead of one numpy pass per rounded operation,
+# so the proofs in the docstrings of _exp_encl, _expm1_small and _tanh_encl apply
+# verbatim. _k_monotone evaluates only the needed side at each endpoint.
+_EXP_CDN, _EXP_CUP = _EXP_C
+_EXPM1_CDN, _EXPM1_CUP = _EXPM1_C
+
+
+@njit(cache=True, inline="always")
+def _shorner_dn(t, c):
+    acc = c[c.size - 1]
+    for i in range(c.size - 2, -1, -1):
+        acc = _sadd_dn(_smul_dn(acc, t), c[i])
+    return acc
+
+
+@njit(cache=True, inline="always")
+def _shorner_up(t, c):
+    acc = c[c.size - 1]
+    for i in range(c.size - 2, -1, -1):
+        acc = _sadd_up(_smul_up(acc, t), c[i])
+    return acc
+
+
+@njit(cache=True)
+def _sexp(x, want_lo, want_hi):
+    """(lo, hi) with lo <= e^x <= hi (see _exp_encl); a side not wanted is left 0."""
+    if x == 0.0:
+        return 1.0, 1.0
+    xc = min(max(x, -746.0), 710.0)
+    k = math.floor(xc * _LOG2E)
+    t = k * _LN2_HI
+    lo = 0.0
+    hi = 0.0
+    ki = int(k)
+    if k == 0.0:
+        kl_lo = 0.0
+        kl_hi = 0.0
+    else:
+        p1 = k * _LN2_LO_DN
+        p2 = k * _LN2_LO_UP
+        kl_lo = _pred(min(p1, p2))
+        kl_hi = _succ(max(p1, p2))
+    if want_lo:
+        r_lo = _sadd_dn(_sadd_dn(xc, -t), -kl_hi)
+        if r_lo >= 0.0:
+            e_lo = _shorner_dn(r_lo, _EXP_CDN)
+        else:
+            e_lo = _sadd_dn(1.0, r_lo)
+        lo = math.ldexp(e_lo, ki)
+        if lo < _TINY or lo == _INF:
+            lo = _pred(lo)
+        lo = max(lo, 0.0)
+    if want_hi:
+        r_hi = _sadd_up(_sadd_up(xc, -t), -kl_lo)
+        if r_hi < 0.0:
+            e_hi = 1.0
+        elif r_hi > 1.0:
+            e_hi = _INF
+        else:
+            e_hi = _sadd_up(_shorner_up(r_hi, _EXP_CUP), _EXP_REM)
+        hi = math.ldexp(e_hi, ki)
+        if hi < _TINY:
+            hi = _succ(hi)
+    return lo, hi
+
+
+@njit(cache=True)
+def _sexpm1_pos(u, want_lo, want_hi):
+    """(lo, hi) of e^u - 1 for u >= 0 (see _expm1_small / _expm1_encl)."""
+    if u <= 1.0:
+        lo = 0.0
+        hi = 0.0
+        if want_lo:
+            lo = _smul_dn(u, _shorner_dn(u, _EXPM1_CDN))
+        if want_hi:
+            hi = _smul_up(u, _sadd_up(_shorner_up(u, _EXPM1_CUP), _EXPM1_REM))
+        return lo, hi
+    elo, ehi = _sexp(u, want_lo, want_hi)
+    return _sadd_dn(elo, -1.0), _sadd_up(ehi, -1.0)
+
+
+@njit(cache=True)
+def _stanh(x, want_lo, want_hi):
+    """(lo, hi) of tanh x (see _tanh_encl); odd, so the sides swap for x < 0."""
+    neg = x < 0.0
+    t = min(abs(x), 20.0)
+    wl = want_hi if neg else want_lo
+    wh = want_lo if neg else want_hi
+    m_lo, m_hi = _sexpm1_pos(2.0 * t, wl, wh)
+    lo = 0.0
+    hi = 0.0
+    if wl:
+        lo = _sdiv_dn(m_lo, _sadd_up(m_lo, 2.0))
+    if wh:
+        hi = min(_sdiv_up(m_hi, _sadd_dn(m_hi, 2.0)), 1.0)
+    if neg:
+        return -hi, -lo
+    return lo, hi
+
+
+@njit(cache=True)
+def _sfun(fid, x, want_lo, want_hi):
+    if fid == 0:
+        return _sexp(x, want_lo, want_hi)
+    return _stanh(x, want_lo, want_hi)
+
+
+@njit(cache=True)
+def _k_monotone(fid, lo, hi, same, out_lo, out_hi):
+    """Increasing f: [f_lo(lo), f_hi(hi)] (one evaluation for point entries)."""
+    for i in range(lo.size):
+        a = lo[i]
+        b = a if same else hi[i]
+        if a == b:
+            l, h = _sfun(fid, a, True, True)
+        else:
+            l = _sfun(fid, a, True, False)[0]
+            h = _sfun(fid, b, False, True)[1]
+        out_lo[i] = l
+        out_hi[i] = h
+
+
+def _monotone_fast(fid, lo, hi):
+    same = _same_memory(lo, hi)
+    shape = lo.shape
+    lf = np.ascontiguousarray(lo, dtype=np.float64).reshape(-1)
+    hf = lf if same else np.ascontiguousarray(hi, dtype=np.float64).reshape(-1)
+    out_lo, out_hi = np.empty(lf.size), np.empty(lf.size)
+    _k_monotone(fid, lf, hf, same, out_lo, out_hi)
+    return out_lo.reshape(shape), out_hi.reshape(shape)
 
 
 def _erf_pos_series(t, v, d, nmax):
@@ -629,9 +971,13 @@ class IntervalDomain(Domain):
             except (TypeError, ValueError):
                 pass
         if arr.dtype.kind == "f" and arr.dtype.itemsize <= 8:
-            if not np.isfinite(arr).all():
-                raise NotRepresentable(f"asarray[{self.label}]: inf or nan is not a real number")
             f = np.array(arr, dtype=np.float64)  # exact widening
+            # a finite sum proves every entry finite (one cheap pass); an overflowing
+            # sum of finite entries falls back to the entrywise test
+            with np.errstate(all="ignore"):
+                fin = np.isfinite(np.sum(f)) or np.isfinite(f).all()
+            if not fin:
+                raise NotRepresentable(f"asarray[{self.label}]: inf or nan is not a real number")
             if not self._mp:
                 return Interval(f, f)  # a point: both ends share one (never mutated) array
             if self.precision >= 53:
@@ -773,10 +1119,16 @@ class IntervalDomain(Domain):
     # -- arithmetic --------------------------------------------------------------
     def _impl_add(self, x, y):
         x, y = self._v(x), self._v(y)
+        if not self._mp:
+            with np.errstate(all="ignore"):
+                return Interval(*_interval_op(0, x.lo, x.hi, y.lo, y.hi))
         return Interval(self._add_ends(x.lo, y.lo, -1), self._add_ends(x.hi, y.hi, 1))
 
     def _impl_sub(self, x, y):
         x, y = self._v(x), self._v(y)
+        if not self._mp:
+            with np.errstate(all="ignore"):
+                return Interval(*_interval_op(1, x.lo, x.hi, y.lo, y.hi))
         return Interval(self._add_ends(x.lo, self._negate(y.hi), -1),
                         self._add_ends(x.hi, self._negate(y.lo), 1))
 
@@ -796,16 +1148,7 @@ class IntervalDomain(Domain):
         a, b, c, d = x.lo, x.hi, y.lo, y.hi
         if not self._mp:
             with np.errstate(all="ignore"):
-                p = (a * c, a * d, b * c, b * d)
-                lo = np.fmin(np.fmin(p[0], p[1]), np.fmin(p[2], p[3]))
-                hi = np.fmax(np.fmax(p[0], p[1]), np.fmax(p[2], p[3]))
-                # 0 * inf (nan) is 0 for the product of sets; an all-nan case is [0, 0]
-                lo = np.where(np.isnan(lo), 0.0, lo)
-                hi = np.where(np.isnan(hi), 0.0, hi)
-                # exact zero products need no widening (one factor is 0)
-                lo = np.where((lo == 0) & (((a == 0) & (b == 0)) | ((c == 0) & (d == 0))), lo, _dn(lo))
-                hi = np.where((hi == 0) & (((a == 0) & (b == 0)) | ((c == 0) & (d == 0))), hi, _up(hi))
-                return Interval(lo, hi)
+                return Interval(*_interval_op(2, a, b, c, d))
 
         def prods(ctx):
             with ctx:
@@ -823,6 +1166,9 @@ class IntervalDomain(Domain):
     def _impl_div(self, x, y):
         x, y = self._v(x), self._v(y)
         a, b, c, d = x.lo, x.hi, y.lo, y.hi
+        if not self._mp:
+            with np.errstate(all="ignore"):
+                return Interval(*_interval_op(3, a, b, c, d))
         zero_in = (c <= 0) & (d >= 0)
         pos = c > 0
         # divisor > 0: lo = a / (a >= 0 ? d : c), hi = b / (b >= 0 ? c : d)
@@ -831,15 +1177,6 @@ class IntervalDomain(Domain):
         ld = np.where(pos, np.where(a >= 0, d, c), np.where(b >= 0, d, c))
         hn = np.where(pos, b, a)
         hd = np.where(pos, np.where(b >= 0, c, d), np.where(a >= 0, c, d))
-        if not self._mp:
-            with np.errstate(all="ignore"):
-                ld = np.where(zero_in, 1.0, ld)
-                hd = np.where(zero_in, 1.0, hd)
-                lo = _div_dn(ln, ld)
-                hi = _div_up(hn, hd)
-                lo = np.where(zero_in | np.isnan(lo), -_INF, lo)
-                hi = np.where(zero_in | np.isnan(hi), _INF, hi)
-            return Interval(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))
         one = gmpy2.mpfr(1)
         ld = np.where(zero_in, one, ld)
         hd = np.where(zero_in, one, hd)
@@ -871,11 +1208,7 @@ class IntervalDomain(Domain):
             raise NotRepresentable(f"sqrt[{self.label}]: square root of an interval below 0 is not real")
         if not self._mp:
             with np.errstate(all="ignore"):
-                lo = np.maximum(x.lo, 0.0)
-                slo = np.sqrt(lo)
-                shi = np.sqrt(x.hi)
-                lo = np.where(lo == 0, 0.0, np.maximum(_dn(slo), 0.0))
-                hi = np.where(x.hi == 0, 0.0, _up(shi))
+                lo, hi = _unary(2, x.lo), _unary(3, x.hi)
             return Interval(lo, hi)
         zero = gmpy2.mpfr(0)
         lo = np.where(x.lo < 0, zero, x.lo)
@@ -894,6 +1227,9 @@ class IntervalDomain(Domain):
         return Interval(lo[:n].reshape(x.shape), hi[n:].reshape(x.shape))
 
     def _impl_exp(self, x):
+        if not self._mp:
+            x = self._v(x)
+            return Interval(*_monotone_fast(0, x.lo, x.hi))
         return self._monotone(x, _exp_encl, gmpy2.exp)
 
     def _impl_exp2(self, x):
@@ -934,6 +1270,9 @@ class IntervalDomain(Domain):
         return Interval(np.where(pos, r.lo, -_INF), r.hi)
 
     def _impl_tanh(self, x):
+        if not self._mp:
+            x = self._v(x)
+            return Interval(*_monotone_fast(1, x.lo, x.hi))
         return self._monotone(x, _tanh_encl, gmpy2.tanh)
 
     def _impl_erf(self, x):
@@ -1013,7 +1352,9 @@ class IntervalDomain(Domain):
                 lo = self._add_ends(lo, rows.lo[:, j], -1)
                 hi = self._add_ends(hi, rows.hi[:, j], 1)
             return Interval(np.asarray(lo, dtype=object), np.asarray(hi, dtype=object))
-        return Interval(_bounded_sum(rows.lo, -1), _bounded_sum(rows.hi, 1))
+        with np.errstate(all="ignore"):
+            lo, hi = _bounded_sums(rows.lo, rows.hi)
+        return Interval(lo, hi)
 
     def _impl_dot(self, a, b, order):
         a, b = self._v(a), self._v(b)
@@ -1062,29 +1403,48 @@ def _upf(q):
     return _f(Fraction(q))[1]
 
 
-def _bounded_sum(x, d):
-    """Lower (d<0) or upper (d>0) bound of the exact row sums of x (R, n) float64.
+def _bounded_sums(lo, hi):
+    """Lower bounds of the exact row sums of lo (R, n) and upper bounds of those of hi.
 
-    numpy's summation (pairwise, any order) of n terms satisfies
-    |fl(s) - s| <= gamma_{n-1} sum|x_i| (Higham Thm 4.3 and Lemma 3.1; additions never
-    underflow inexactly). fl(sum|x_i|) >= (1 - gamma_{n-1}) sum|x_i| (nonnegative
-    terms), so the error is <= g * fl(sum|x_i|) with g = gamma/(1 - gamma), computed
-    upward; each remaining step is one round-to-nearest operation moved one ulp."""
-    R, n = x.shape
-    with np.errstate(all="ignore"):
-        s = np.sum(x, axis=1)
-        if n <= 1:
-            return s
+    A sequential sum in binary64 of n terms satisfies |fl(s) - s| <= gamma_{n-1} sum|x_i|
+    (Higham, Accuracy and Stability, eq. 4.4 / Lemma 3.1; additions never underflow
+    inexactly). fl(sum|x_i|) >= (1 - gamma_{n-1}) sum|x_i| (nonnegative terms, same
+    bound), so the error is <= g * fl(sum|x_i|) with g = gamma/(1 - gamma), computed
+    upward; each remaining step is one round-to-nearest operation moved outward."""
+    R, n = lo.shape
+    c = 0.0
+    if n > 1:
         g = gamma(n - 1, formats.binary64)
         c = _upf(g / (1 - g))
-        a = np.sum(np.abs(x), axis=1)
-        e = _up(a * c)
-        r = _dn(s - e) if d < 0 else _up(s + e)
-        if d < 0:
-            r = np.where(np.isnan(r), -_INF, r)
+    out_lo = _rowbound(lo, c, True)
+    out_hi = out_lo if _same_memory(lo, hi) and n <= 1 else _rowbound(hi, c, False)
+    return out_lo, out_hi
+
+
+@njit(cache=True)
+def _rowbound(x, c, down):
+    """Per row: s = fl(sum x) sequentially, a = fl(sum |x|), then down(s - up(a c)) or
+    up(s + up(a c)) (NaN, from inf - inf, -> -inf / +inf); c = 0 means n <= 1 (exact)."""
+    R, n = x.shape
+    out = np.empty(R)
+    for i in range(R):
+        s = 0.0
+        a = 0.0
+        for j in range(n):
+            v = x[i, j]
+            s += v
+            a += abs(v)
+        if c == 0.0:
+            out[i] = s
+            continue
+        e = _succ(a * c)
+        if down:
+            r = _pred(s - e)
+            out[i] = -_INF if r != r else r
         else:
-            r = np.where(np.isnan(r), _INF, r)
-    return r
+            r = _succ(s + e)
+            out[i] = _INF if r != r else r
+    return out
 
 
 def _same_memory(a, b):
@@ -1123,7 +1483,13 @@ def _midrad_dot(alo, ahi, blo, bhi, rounding_term=True):
     4. R = up(up(up(fl(G@|Bm|) + fl(H@Br)) + 4k 2**-1022) * f), f >= 1/(1-gamma_k):
        every step is one round-to-nearest operation moved one ulp up, so R >= rho.
     The result [down(C - R), up(C + R)] contains every XY. Rows of A or columns
-    of B with an infinite endpoint give [-inf, inf] (sound, loose).
+    of B with an infinite endpoint give [-inf, inf] (sound, loose); the product is
+    computed for the other rows / columns only (none left: no BLAS call at all).
+    Entries with Am = 0 and Ar = 0 give G = 0 exactly (g * 0 and 0 + 0 are exact),
+    so no subnormal operand (one ulp above 0) reaches the BLAS, where subnormals are
+    very slow. Steps 1, 3 and 4 run as fused numba passes (`_midrad_a_kernel`,
+    `_mr_kernel`): per operand and product three BLAS calls at most (two for a
+    point operand: C and G|Bm|).
     `rounding_term=False` drops gamma_k|Am||Bm| and the underflow terms: this is
     NOT an enclosure (proofs_as_tests/test_rump_midrad_product.py shows a
     counterexample) and exists only for that demonstration.
@@ -1136,54 +1502,138 @@ def _midrad_dot(alo, ahi, blo, bhi, rounding_term=True):
             ok = np.isfinite(np.sum(lo))
             return ok and (_same_memory(lo, hi) or np.isfinite(np.sum(hi)))
 
-        bad_a = np.zeros((B, m), dtype=bool)
-        bad_b = np.zeros((B, n), dtype=bool)
-        if not all_finite(alo, ahi):
-            fa = np.isfinite(alo) & np.isfinite(ahi)
-            bad_a = ~fa.all(axis=2)  # (B, m)
-            alo, ahi = np.where(fa, alo, 0.0), np.where(fa, ahi, 0.0)
-        if not all_finite(blo, bhi):
-            fb = np.isfinite(blo) & np.isfinite(bhi)
-            bad_b = ~fb.all(axis=1)  # (B, n)
-            blo, bhi = np.where(fb, blo, 0.0), np.where(fb, bhi, 0.0)
+        # (a sum of finite entries can overflow: then the entrywise test decides)
+        good = None if all_finite(alo, ahi) else (np.isfinite(alo) & np.isfinite(ahi)).all(axis=2)
+        if good is not None and not good.all():
+            # rows of A with an infinite endpoint give [-inf, inf] rows; the product is
+            # computed for the other rows only (no BLAS work at all if none is left)
+            lo = np.full((B, m, n), -_INF)
+            hi = np.full((B, m, n), _INF)
+            for bi in range(B):
+                g = good[bi]
+                if g.any():
+                    sl = np.flatnonzero(g)
+                    l_, h_ = _midrad_dot(alo[bi:bi + 1, sl], ahi[bi:bi + 1, sl],
+                                         blo[bi:bi + 1], bhi[bi:bi + 1], rounding_term)
+                    lo[bi, sl], hi[bi, sl] = l_[0], h_[0]
+            return lo, hi
+        good = None if all_finite(blo, bhi) else (np.isfinite(blo) & np.isfinite(bhi)).all(axis=1)
+        if good is not None and not good.all():
+            lo = np.full((B, m, n), -_INF)
+            hi = np.full((B, m, n), _INF)
+            for bi in range(B):
+                g = good[bi]
+                if g.any():
+                    sl = np.flatnonzero(g)
+                    l_, h_ = _midrad_dot(alo[bi:bi + 1], ahi[bi:bi + 1],
+                                         blo[bi:bi + 1, :, sl], bhi[bi:bi + 1, :, sl], rounding_term)
+                    lo[bi, :, sl], hi[bi, :, sl] = l_[0].T, h_[0].T
+            return lo, hi
 
-        def midrad(lo, hi):
-            if _same_memory(lo, hi):  # a point matrix (asarray shares its ends): no pass
-                return lo, None, False
-            pt = lo == hi
-            if pt.all():
-                return lo, None, False
-            mid = np.where(pt, lo, 0.5 * lo + 0.5 * hi)
-            rad = np.where(pt, 0.0, _up(np.maximum(hi - mid, mid - lo)))
-            return mid, rad, True
-
-        am, ar, a_iv = midrad(alo, ahi)
-        bm, br, b_iv = midrad(blo, bhi)
-        C = np.matmul(am, bm)
         g = gamma(k, formats.binary64)
-        gf = _upf(g)
+        gf = _upf(g) if rounding_term else 0.0
         f = _upf(1 / (1 - g))
         tiny = _upf(Fraction(4 * k, 2 ** 1022))
-        abs_am = np.abs(am)
-        abs_bm = np.abs(bm)
-        if rounding_term:
-            G = _up(ar + _up(gf * abs_am)) if a_iv else _up(gf * abs_am)
-        else:
-            G = ar if a_iv else np.zeros_like(am)
+        a_pt = _same_memory(alo, ahi)  # a point matrix (asarray shares its ends): no pass
+        b_pt = _same_memory(blo, bhi)
+        # one fused pass per operand: midpoint, G = Ar + g|Am| (upward), H = |Am| + Ar
+        # (upward) and |Bm|, Br; a point operand gives Ar = 0, Br = None
+        am, G, H, a_iv = _midrad_a(alo, ahi, a_pt, gf)
+        bm, abs_bm, br, b_iv = _midrad_b(blo, bhi, b_pt)
+        C = np.matmul(am, bm)
         S = np.matmul(G, abs_bm)
         if b_iv:
-            H = _up(abs_am + ar) if a_iv else abs_am
-            S = _up(S + np.matmul(H, br))
+            S = _add_up(S, np.matmul(H, br))
         if rounding_term:
-            R = _up(_up(S + tiny) * f)
+            return _mr_ends(C, S, tiny, f)
+        lo, hi = _dn(C - S), _up(C + S)  # the non-enclosure of the demonstration
+        return np.where(np.isnan(lo), -_INF, lo), np.where(np.isnan(hi), _INF, hi)
+
+
+@njit(cache=True)
+def _midrad_a_kernel(lo, hi, gf, am, G, H):
+    """Flat contiguous arrays. am = fl(lo/2 + hi/2) (lo for points), Ar = up(max(hi - am,
+    am - lo)) >= the exact radius (0 for points), G = up(Ar + up(g |am|)) and
+    H = up(|am| + Ar); sums and products with an exact 0 operand are exact and not
+    moved (so zero entries stay exactly 0: no subnormal operands for the BLAS).
+    Returns whether any entry is a genuine interval."""
+    anyiv = False
+    for i in range(lo.size):
+        l = lo[i]
+        h = hi[i]
+        if l == h:
+            m = l
+            r = 0.0
         else:
-            R = S
-        lo = _dn(C - R)
-        hi = _up(C + R)
-        bad = np.isnan(lo) | np.isnan(hi)
-        if bad_a.any() or bad_b.any():
-            bad = bad | bad_a[:, :, None] | bad_b[:, None, :]
-        if bad.any():
-            lo = np.where(bad, -_INF, lo)
-            hi = np.where(bad, _INF, hi)
-    return lo, hi
+            anyiv = True
+            m = 0.5 * l + 0.5 * h
+            r = _succ(max(h - m, m - l))
+        am[i] = m
+        a = abs(m)
+        ga = 0.0 if a == 0.0 else _succ(gf * a)
+        if r == 0.0:
+            G[i] = ga
+            H[i] = a
+        else:
+            G[i] = r if ga == 0.0 else _succ(r + ga)
+            H[i] = r if a == 0.0 else _succ(a + r)
+    return anyiv
+
+
+@njit(cache=True)
+def _midrad_b_kernel(lo, hi, bm, abm, br):
+    anyiv = False
+    for i in range(lo.size):
+        l = lo[i]
+        h = hi[i]
+        if l == h:
+            bm[i] = l
+            abm[i] = abs(l)
+            br[i] = 0.0
+        else:
+            anyiv = True
+            m = 0.5 * l + 0.5 * h
+            bm[i] = m
+            abm[i] = abs(m)
+            br[i] = _succ(max(h - m, m - l))
+    return anyiv
+
+
+def _midrad_a(lo, hi, pt, gf):
+    if pt:
+        a = np.abs(lo)
+        if gf == 0.0:
+            return lo, np.zeros_like(a), a, False
+        return lo, _mul_up(a, gf), a, False
+    lo_c, hi_c = np.ascontiguousarray(lo), np.ascontiguousarray(hi)
+    am, G, H = np.empty_like(lo_c), np.empty_like(lo_c), np.empty_like(lo_c)
+    iv = _midrad_a_kernel(lo_c.reshape(-1), hi_c.reshape(-1), gf, am.reshape(-1), G.reshape(-1), H.reshape(-1))
+    return am, G, H, iv
+
+
+def _midrad_b(lo, hi, pt):
+    if pt:
+        return lo, np.abs(lo), None, False
+    lo_c, hi_c = np.ascontiguousarray(lo), np.ascontiguousarray(hi)
+    bm, abm, br = np.empty_like(lo_c), np.empty_like(lo_c), np.empty_like(lo_c)
+    iv = _midrad_b_kernel(lo_c.reshape(-1), hi_c.reshape(-1), bm.reshape(-1), abm.reshape(-1), br.reshape(-1))
+    return bm, abm, (br if iv else None), iv
+
+
+@njit(cache=True)
+def _mr_kernel(C, S, tiny, f, lo, hi):
+    """lo = down(C - R), hi = up(C + R) with R = up(up(S + tiny) * f); NaN -> -inf / +inf."""
+    for i in range(C.size):
+        R = _succ(_succ(S[i] + tiny) * f)
+        c = C[i]
+        l = _pred(c - R)
+        h = _succ(c + R)
+        lo[i] = -_INF if l != l else l
+        hi[i] = _INF if h != h else h
+
+
+def _mr_ends(C, S, tiny, f):
+    Cf, Sf = C.reshape(-1), S.reshape(-1)
+    lo, hi = np.empty_like(Cf), np.empty_like(Cf)
+    _mr_kernel(Cf, Sf, tiny, f, lo, hi)
+    return lo.reshape(C.shape), hi.reshape(C.shape)
