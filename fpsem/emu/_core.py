@@ -23,7 +23,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 INVALID, DIVZERO, OVERFLOW, UNDERFLOW, INEXACT = 1, 2, 4, 8, 16
 RNE, RTZ, RUP, RDN, RNA = 0, 1, 2, 3, 4
@@ -39,41 +41,28 @@ def make_cfg(fmt, mode=0, ftz=False, daz=False, tininess=0, nan=0):
             | (int(not fmt.ieee_specials) << 18))
 
 
+@intrinsic
+def _ctlz64(typingctx, x):
+    """Count of leading zero bits of a nonzero int64 (LLVM ctlz: one instruction)."""
+    def codegen(context, builder, signature, args):
+        v = context.cast(builder, args[0], signature.args[0], types.int64)
+        return builder.ctlz(v, ir.Constant(ir.IntType(1), 1))
+    return types.int64(x), codegen
+
+
 @njit(cache=True, error_model='numpy', inline='always')
 def msb(x):
     """Index of the most significant set bit of 0 < x < 2**63."""
-    n = 0
-    if x >= (1 << 32):
-        x >>= 32
-        n += 32
-    if x >= (1 << 16):
-        x >>= 16
-        n += 16
-    if x >= (1 << 8):
-        x >>= 8
-        n += 8
-    if x >= (1 << 4):
-        x >>= 4
-        n += 4
-    if x >= (1 << 2):
-        x >>= 2
-        n += 2
-    if x >= 2:
-        n += 1
-    return n
+    return 63 - _ctlz64(x)
 
 
 @njit(cache=True, error_model='numpy', inline='always')
 def jam(x, n):
-    """Shift right by n >= 0, OR-ing every bit shifted out into bit 0 (sticky)."""
-    if n <= 0:
-        return x
-    if n >= 63:
-        return 1 if x != 0 else 0
-    r = x >> n
-    if x & ((1 << n) - 1):
-        r |= 1
-    return r
+    """Shift right by n >= 0, OR-ing every bit shifted out into bit 0 (sticky).
+    Branch-free (the shift distance is data: branches would mispredict)."""
+    nn = min(max(n, 0), 63)
+    lost = x & ((np.int64(1) << nn) - 1)
+    return (x >> nn) | np.int64(lost != 0)
 
 
 @njit(cache=True, error_model='numpy', inline='always')
@@ -185,20 +174,18 @@ def pack_zero(s, cfg):
 @njit(cache=True, error_model='numpy', inline='always')
 def round_inc(m, rb, half, mode, s):
     """Increment (0/1) for truncated value m with discarded bits rb (half = the
-    weight of one half ulp) under `mode` for sign s."""
-    if rb == 0:
-        return 0
+    weight of one half ulp) under `mode` for sign s. Branch-free in the data
+    (the mode is the same for a whole loop; rb and m are random)."""
+    nz = np.int64(rb != 0)
     if mode == RNE:
-        if rb > half or (rb == half and (m & 1)):
-            return 1
-        return 0
+        return np.int64(rb > half) | (np.int64(rb == half) & (m & 1))
     if mode == RNA:
-        return 1 if rb >= half else 0
+        return np.int64(rb >= half)
     if mode == RUP:
-        return 1 - s
+        return nz & (1 - s)
     if mode == RDN:
-        return s
-    return 0
+        return nz & s
+    return np.int64(0)
 
 
 @njit(cache=True, error_model='numpy', inline='always')
@@ -260,9 +247,7 @@ def overflow(s, cfg):
 def norm_pack(s, S, lsb, cfg):
     """Round (-1)**s * S * 2**lsb for 0 < S < 2**63 (sticky already in bit 0 if any)."""
     k = msb(S)
-    if k < 62:
-        S = S << (62 - k)
-    return round_pack(s, lsb + k, S, cfg)
+    return round_pack(s, lsb + k, S << (62 - k), cfg)  # k <= 62: shift >= 0
 
 
 @njit(cache=True, error_model='numpy', inline='always')
@@ -297,17 +282,20 @@ def add_s(a, b, cfg, neg):
         return norm_pack(sb, mb, eb - (P - 1), cfg)
     if cb == ZERO:
         return norm_pack(sa, ma, ea - (P - 1), cfg)
-    if ea < eb or (ea == eb and ma < mb):
-        sa, ea, ma, sb, eb, mb = sb, eb, mb, sa, ea, ma
-    A = ma << (62 - P)  # msb at 61: room for a carry
-    B = jam(mb << (62 - P), ea - eb)
-    if sa == sb:
-        S = A + B
-    else:
-        S = A - B
-        if S == 0:
-            return pack_zero(exact_zero_sign(cfg), cfg), 0
-    return norm_pack(sa, S, ea - 61, cfg)
+    # larger magnitude first; selects, not branches (the order is random data)
+    sw = np.int64((ea < eb) | ((ea == eb) & (ma < mb)))
+    msk = -sw
+    s1 = sa ^ ((sa ^ sb) & msk)
+    e1 = ea ^ ((ea ^ eb) & msk)
+    e2 = eb ^ ((ea ^ eb) & msk)
+    m1 = ma ^ ((ma ^ mb) & msk)
+    m2 = mb ^ ((ma ^ mb) & msk)
+    A = m1 << (62 - P)  # msb at 61: room for a carry
+    B = jam(m2 << (62 - P), e1 - e2)
+    S = A + B - 2 * B * np.int64(sa != sb)
+    if S == 0:
+        return pack_zero(exact_zero_sign(cfg), cfg), 0
+    return norm_pack(s1, S, e1 - 61, cfg)
 
 
 @njit(cache=True, error_model='numpy')
@@ -437,18 +425,16 @@ def fma_s(a, b, c, cfg):
     ep = lp + kp  # exponent of the msb
     Ac = mc << (62 - P)
     ecm = ec  # exponent of msb of c
-    # larger magnitude first
-    if ep > ecm or (ep == ecm and Ap >= Ac):
-        s1, e1, A, s2, e2, B = sp, ep, Ap, sc, ecm, Ac
-    else:
-        s1, e1, A, s2, e2, B = sc, ecm, Ac, sp, ep, Ap
-    B = jam(B, e1 - e2)
-    if s1 == s2:
-        S = A + B
-    else:
-        S = A - B
-        if S == 0:
-            return pack_zero(exact_zero_sign(cfg), cfg), 0
+    # larger magnitude first; selects, not branches (the order is random data)
+    msk = -np.int64((ep < ecm) | ((ep == ecm) & (Ap < Ac)))
+    s1 = sp ^ ((sp ^ sc) & msk)
+    e1 = ep ^ ((ep ^ ecm) & msk)
+    e2 = ecm ^ ((ep ^ ecm) & msk)
+    A = Ap ^ ((Ap ^ Ac) & msk)
+    B = jam(Ac ^ ((Ap ^ Ac) & msk), e1 - e2)
+    S = A + B - 2 * B * np.int64(sp != sc)
+    if S == 0:
+        return pack_zero(exact_zero_sign(cfg), cfg), 0
     return norm_pack(s1, S, e1 - 61, cfg)
 
 

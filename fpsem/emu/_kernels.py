@@ -37,6 +37,14 @@ SLOW = np.uint8(255)
 
 # ---------------------------------------------------------------- reference loops
 
+# The loops inline mul/div/sqrt/fma at the numba IR level (measured 15-30% faster
+# per element than a call); add is left as a call, where inlining measured slower.
+_INL = dict(error_model='numpy', inline='always')
+_mul_i = njit(**_INL)(mul_s.py_func)
+_div_i = njit(**_INL)(div_s.py_func)
+_sqrt_i = njit(**_INL)(sqrt_s.py_func)
+_fma_i = njit(**_INL)(fma_s.py_func)
+
 @njit(cache=True, error_model='numpy')
 def k_add(a, b, cfg, neg, out, fl):
     for i in range(a.size):
@@ -48,7 +56,7 @@ def k_add(a, b, cfg, neg, out, fl):
 @njit(cache=True, error_model='numpy')
 def k_mul(a, b, cfg, out, fl):
     for i in range(a.size):
-        r, f = mul_s(np.int64(a[i]), np.int64(b[i]), cfg)
+        r, f = _mul_i(np.int64(a[i]), np.int64(b[i]), cfg)
         out[i] = r
         fl[i] = f
 
@@ -56,7 +64,7 @@ def k_mul(a, b, cfg, out, fl):
 @njit(cache=True, error_model='numpy')
 def k_div(a, b, cfg, out, fl):
     for i in range(a.size):
-        r, f = div_s(np.int64(a[i]), np.int64(b[i]), cfg)
+        r, f = _div_i(np.int64(a[i]), np.int64(b[i]), cfg)
         out[i] = r
         fl[i] = f
 
@@ -64,7 +72,7 @@ def k_div(a, b, cfg, out, fl):
 @njit(cache=True, error_model='numpy')
 def k_sqrt(a, cfg, out, fl):
     for i in range(a.size):
-        r, f = sqrt_s(np.int64(a[i]), cfg)
+        r, f = _sqrt_i(np.int64(a[i]), cfg)
         out[i] = r
         fl[i] = f
 
@@ -72,7 +80,7 @@ def k_sqrt(a, cfg, out, fl):
 @njit(cache=True, error_model='numpy')
 def k_fma(a, b, c, cfg, out, fl):
     for i in range(a.size):
-        r, f = fma_s(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
+        r, f = _fma_i(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
         out[i] = r
         fl[i] = f
 
