@@ -1,6 +1,6 @@
 """Benchmarks of fpsem.emu and the ieee32 domain; prints ratios measured in the same run.
 
-    python bench/bench_emu.py [--n 10000000] [--quick]
+    python bench/bench_emu.py [--n 10000000] [--quick] [--only matmul]
 
 Targets (issue #3): rne add/mul/div/sqrt within 1.5x of numpy float32; the
 reference path <= 8 ns/op per core in any mode; correctly rounded exp/log/tanh
@@ -42,12 +42,13 @@ def main():
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--quick", action="store_true", help="skip the per-mode reference sweep")
     ap.add_argument("--reps", type=int, default=5, help="timed repeats per row (median)")
+    ap.add_argument("--only", choices=("matmul",), default=None,
+                    help="run only one section (matmul: the ordered matmul rows)")
     args = ap.parse_args()
     global REPS
     REPS = args.reps
     n = args.n
     from fpsem import emu
-    import fpsem
     B = emu.binary32
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(n) * 10).astype(np.float32)
@@ -55,6 +56,8 @@ def main():
     z = rng.standard_normal(n).astype(np.float32)
     ax = np.abs(x)
     xb, yb, zb, axb = (v.view(np.uint32) for v in (x, y, z, ax))
+    if args.only == "matmul":
+        return matmul_section(rng)
     print(f"fpsem.emu.binary32 benchmarks, n = {n:,} elements, single core\n")
     print(f"{'what':44s} {'time':>9s} {'ns/op':>7s} {'ratio':>7s} {'target':>8s}")
 
@@ -106,6 +109,11 @@ def main():
             t = best(lambda: getattr(B, fn)(arg, rounding=mode), reps=3)
             row(f"emu correctly rounded {fn} {mode}", t, te, "<=5x" if fn in ("exp", "log", "tanh") else "")
     print()
+    matmul_section(rng)
+
+
+def matmul_section(rng):
+    import fpsem
     # ordered matmul, GPT-2 shaped
     m_, k_, n_ = 64, 768, 2304
     a = rng.standard_normal((m_, k_)).astype(np.float32)

@@ -8,8 +8,13 @@ orders, not approximations.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from ..emu._kernels import bits_f64, f64_bits
 
@@ -127,4 +132,359 @@ def fma_dot32(a, b):
                     crow = ct[i, j0:j1]
                     for j in range(j1 - j0):
                         crow[j] = fma32(aik, brow[j], crow[j])
+    return c
+
+
+# ------------------------------------------------------------------ ordered dot programs
+# pairwise, blocked(kb) and tree(w) are compositions (fpsem.domains._orders.dot3)
+# of sequential pieces with the correctly rounded add. prog_dot runs the same
+# composition per output tile: the order is compiled in Python into a postfix
+# program (fpsem.domains._orders.dot_program) over a small stack of tile buffers,
+#   SEQ(k0, k1, ks)  push  fl-sequential dot over k = k0, k0+ks, ... < k1
+#   ADD              pop y, pop x, push x + y
+#   PW(k0, k1)       push  the pairwise dot of k0 <= k < k1 (k1 - k0 <= 8), one pass
+#   ADDPW(k0, k1)    top = top + PW(k0, k1)   (PW followed by ADD, fused)
+# Every + and * below is one IEEE RNE operation of the array dtype, applied to
+# the same operands as in the composition, so each output has the composition's
+# bits whatever the tiling or the thread count. The k loop of a SEQ piece is
+# unrolled by four: r = (((r + p0) + p1) + p2) + p3 is the sequential order with
+# the partial sums kept in registers instead of memory.
+OP_SEQ, OP_ADD, OP_PW, OP_ADDPW = 0, 1, 2, 3
+PW_MAX = 8
+PIB, PJB = 16, 256
+
+
+@njit(**_NJ)
+def _seq_piece(at, bt, i0, i1, j0, j1, k0, k1, ks, dst):
+    """dst[i - i0, :] = sequential dot over k = k0, k0 + ks, ... < k1 (>= 1 term)."""
+    w = j1 - j0
+    cnt = (k1 - k0 + ks - 1) // ks
+    g = min(cnt, 4)
+    # first group: initialise with up to four terms
+    ka, kb, kc, kd = k0, k0 + ks, k0 + 2 * ks, k0 + 3 * ks
+    b0 = bt[ka, j0:j1]
+    if g == 1:
+        for i in range(i0, i1):
+            a0 = at[i, ka]
+            r = dst[i - i0, :w]
+            for j in range(w):
+                r[j] = a0 * b0[j]
+    elif g == 2:
+        b1 = bt[kb, j0:j1]
+        for i in range(i0, i1):
+            a0, a1 = at[i, ka], at[i, kb]
+            r = dst[i - i0, :w]
+            for j in range(w):
+                r[j] = a0 * b0[j] + a1 * b1[j]
+    elif g == 3:
+        b1, b2 = bt[kb, j0:j1], bt[kc, j0:j1]
+        for i in range(i0, i1):
+            a0, a1, a2 = at[i, ka], at[i, kb], at[i, kc]
+            r = dst[i - i0, :w]
+            for j in range(w):
+                r[j] = (a0 * b0[j] + a1 * b1[j]) + a2 * b2[j]
+    else:
+        b1, b2, b3 = bt[kb, j0:j1], bt[kc, j0:j1], bt[kd, j0:j1]
+        for i in range(i0, i1):
+            a0, a1, a2, a3 = at[i, ka], at[i, kb], at[i, kc], at[i, kd]
+            r = dst[i - i0, :w]
+            for j in range(w):
+                r[j] = ((a0 * b0[j] + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j]
+    q = g
+    while q < cnt:
+        g = min(cnt - q, 4)
+        ka = k0 + q * ks
+        kb, kc, kd = ka + ks, ka + 2 * ks, ka + 3 * ks
+        b0 = bt[ka, j0:j1]
+        if g == 4:
+            b1, b2, b3 = bt[kb, j0:j1], bt[kc, j0:j1], bt[kd, j0:j1]
+            for i in range(i0, i1):
+                a0, a1, a2, a3 = at[i, ka], at[i, kb], at[i, kc], at[i, kd]
+                r = dst[i - i0, :w]
+                for j in range(w):
+                    r[j] = (((r[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j]
+        elif g == 3:
+            b1, b2 = bt[kb, j0:j1], bt[kc, j0:j1]
+            for i in range(i0, i1):
+                a0, a1, a2 = at[i, ka], at[i, kb], at[i, kc]
+                r = dst[i - i0, :w]
+                for j in range(w):
+                    r[j] = ((r[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]
+        elif g == 2:
+            b1 = bt[kb, j0:j1]
+            for i in range(i0, i1):
+                a0, a1 = at[i, ka], at[i, kb]
+                r = dst[i - i0, :w]
+                for j in range(w):
+                    r[j] = (r[j] + a0 * b0[j]) + a1 * b1[j]
+        else:
+            for i in range(i0, i1):
+                a0 = at[i, ka]
+                r = dst[i - i0, :w]
+                for j in range(w):
+                    r[j] = r[j] + a0 * b0[j]
+        q += g
+
+
+@njit(**_NJ)
+def _add_piece(x, y, nr, w):
+    """x[:nr, :w] = x + y, elementwise."""
+    for ii in range(nr):
+        xr, yr = x[ii, :w], y[ii, :w]
+        for j in range(w):
+            xr[j] = xr[j] + yr[j]
+
+
+@njit(**_NJ)
+def _pw_piece(at, bt, i0, i1, j0, j1, lo, size, dst, add):
+    """dst (= or +=) the pairwise dot P(lo, lo + size), size <= 8, written out:
+    P(lo, hi) = P(lo, h) + P(h, hi), h = lo + (hi - lo) // 2, leaves fl(a_k b_k)."""
+    w = j1 - j0
+    if size == 1:
+        b0 = bt[lo + 0, j0:j1]
+        for i in range(i0, i1):
+            a0 = at[i, lo + 0]
+            r = dst[i - i0, :w]
+            if add:
+                for j in range(w):
+                    r[j] = r[j] + (a0 * b0[j])
+            else:
+                for j in range(w):
+                    r[j] = a0 * b0[j]
+    elif size == 2:
+        b0 = bt[lo + 0, j0:j1]
+        b1 = bt[lo + 1, j0:j1]
+        for i in range(i0, i1):
+            a0, a1 = at[i, lo + 0], at[i, lo + 1]
+            r = dst[i - i0, :w]
+            if add:
+                for j in range(w):
+                    r[j] = r[j] + (a0 * b0[j] + a1 * b1[j])
+            else:
+                for j in range(w):
+                    r[j] = a0 * b0[j] + a1 * b1[j]
+    elif size == 3:
+        b0 = bt[lo + 0, j0:j1]
+        b1 = bt[lo + 1, j0:j1]
+        b2 = bt[lo + 2, j0:j1]
+        for i in range(i0, i1):
+            a0, a1, a2 = at[i, lo + 0], at[i, lo + 1], at[i, lo + 2]
+            r = dst[i - i0, :w]
+            if add:
+                for j in range(w):
+                    r[j] = r[j] + (a0 * b0[j] + (a1 * b1[j] + a2 * b2[j]))
+            else:
+                for j in range(w):
+                    r[j] = a0 * b0[j] + (a1 * b1[j] + a2 * b2[j])
+    elif size == 4:
+        b0 = bt[lo + 0, j0:j1]
+        b1 = bt[lo + 1, j0:j1]
+        b2 = bt[lo + 2, j0:j1]
+        b3 = bt[lo + 3, j0:j1]
+        for i in range(i0, i1):
+            a0, a1, a2, a3 = at[i, lo + 0], at[i, lo + 1], at[i, lo + 2], at[i, lo + 3]
+            r = dst[i - i0, :w]
+            if add:
+                for j in range(w):
+                    r[j] = r[j] + ((a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j]))
+            else:
+                for j in range(w):
+                    r[j] = (a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j])
+    elif size == 5:
+        b0 = bt[lo + 0, j0:j1]
+        b1 = bt[lo + 1, j0:j1]
+        b2 = bt[lo + 2, j0:j1]
+        b3 = bt[lo + 3, j0:j1]
+        b4 = bt[lo + 4, j0:j1]
+        for i in range(i0, i1):
+            a0, a1, a2, a3, a4 = at[i, lo + 0], at[i, lo + 1], at[i, lo + 2], at[i, lo + 3], at[i, lo + 4]
+            r = dst[i - i0, :w]
+            if add:
+                for j in range(w):
+                    r[j] = r[j] + ((a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + (a3 * b3[j] + a4 * b4[j])))
+            else:
+                for j in range(w):
+                    r[j] = (a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + (a3 * b3[j] + a4 * b4[j]))
+    elif size == 6:
+        b0 = bt[lo + 0, j0:j1]
+        b1 = bt[lo + 1, j0:j1]
+        b2 = bt[lo + 2, j0:j1]
+        b3 = bt[lo + 3, j0:j1]
+        b4 = bt[lo + 4, j0:j1]
+        b5 = bt[lo + 5, j0:j1]
+        for i in range(i0, i1):
+            a0, a1, a2, a3, a4, a5 = at[i, lo + 0], at[i, lo + 1], at[i, lo + 2], at[i, lo + 3], at[i, lo + 4], at[i, lo + 5]
+            r = dst[i - i0, :w]
+            if add:
+                for j in range(w):
+                    r[j] = r[j] + ((a0 * b0[j] + (a1 * b1[j] + a2 * b2[j])) + (a3 * b3[j] + (a4 * b4[j] + a5 * b5[j])))
+            else:
+                for j in range(w):
+                    r[j] = (a0 * b0[j] + (a1 * b1[j] + a2 * b2[j])) + (a3 * b3[j] + (a4 * b4[j] + a5 * b5[j]))
+    elif size == 7:
+        b0 = bt[lo + 0, j0:j1]
+        b1 = bt[lo + 1, j0:j1]
+        b2 = bt[lo + 2, j0:j1]
+        b3 = bt[lo + 3, j0:j1]
+        b4 = bt[lo + 4, j0:j1]
+        b5 = bt[lo + 5, j0:j1]
+        b6 = bt[lo + 6, j0:j1]
+        for i in range(i0, i1):
+            a0, a1, a2, a3, a4, a5, a6 = at[i, lo + 0], at[i, lo + 1], at[i, lo + 2], at[i, lo + 3], at[i, lo + 4], at[i, lo + 5], at[i, lo + 6]
+            r = dst[i - i0, :w]
+            if add:
+                for j in range(w):
+                    r[j] = r[j] + ((a0 * b0[j] + (a1 * b1[j] + a2 * b2[j])) + ((a3 * b3[j] + a4 * b4[j]) + (a5 * b5[j] + a6 * b6[j])))
+            else:
+                for j in range(w):
+                    r[j] = (a0 * b0[j] + (a1 * b1[j] + a2 * b2[j])) + ((a3 * b3[j] + a4 * b4[j]) + (a5 * b5[j] + a6 * b6[j]))
+    elif size == 8:
+        b0 = bt[lo + 0, j0:j1]
+        b1 = bt[lo + 1, j0:j1]
+        b2 = bt[lo + 2, j0:j1]
+        b3 = bt[lo + 3, j0:j1]
+        b4 = bt[lo + 4, j0:j1]
+        b5 = bt[lo + 5, j0:j1]
+        b6 = bt[lo + 6, j0:j1]
+        b7 = bt[lo + 7, j0:j1]
+        for i in range(i0, i1):
+            a0, a1, a2, a3, a4, a5, a6, a7 = at[i, lo + 0], at[i, lo + 1], at[i, lo + 2], at[i, lo + 3], at[i, lo + 4], at[i, lo + 5], at[i, lo + 6], at[i, lo + 7]
+            r = dst[i - i0, :w]
+            if add:
+                for j in range(w):
+                    r[j] = r[j] + (((a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j])) + ((a4 * b4[j] + a5 * b5[j]) + (a6 * b6[j] + a7 * b7[j])))
+            else:
+                for j in range(w):
+                    r[j] = ((a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j])) + ((a4 * b4[j] + a5 * b5[j]) + (a6 * b6[j] + a7 * b7[j]))
+
+
+@njit(inline="always", **_NJ)
+def _cdiv(x, y):
+    return (x + y - 1) // y
+
+
+@njit(parallel=True, **_NJ)
+def prog_dot(a, b, prog, depth):
+    """(B, m, k) @ (B, k, n) under the order compiled into `prog` (rows of
+    (op, k0, k1, ks), see above; `depth` stack slots); dtype of a."""
+    B, m, k = a.shape
+    n = b.shape[2]
+    c = np.empty((B, m, n), dtype=a.dtype)
+    nib, njb = _cdiv(m, PIB), _cdiv(n, PJB)
+    nt = nib * njb
+    nops = prog.shape[0]
+    for blk in prange(B * nt):
+        t = blk // nt
+        r = blk - t * nt
+        jb = r // nib  # row tiles innermost: consecutive tiles share one panel of b
+        ib = r - jb * nib
+        i0, j0 = ib * PIB, jb * PJB
+        i1, j1 = min(m, i0 + PIB), min(n, j0 + PJB)
+        at, bt = a[t], b[t]
+        nr, w = i1 - i0, j1 - j0
+        st = np.empty((depth, PIB, PJB), dtype=a.dtype)
+        top = -1
+        for q in range(nops):
+            op, k0, k1, ks = prog[q, 0], prog[q, 1], prog[q, 2], prog[q, 3]
+            if op == OP_SEQ:
+                top += 1
+                _seq_piece(at, bt, i0, i1, j0, j1, k0, k1, ks, st[top])
+            elif op == OP_ADD:
+                _add_piece(st[top - 1], st[top], nr, w)
+                top -= 1
+            elif op == OP_PW:
+                top += 1
+                _pw_piece(at, bt, i0, i1, j0, j1, k0, k1 - k0, st[top], False)
+            else:
+                _pw_piece(at, bt, i0, i1, j0, j1, k0, k1 - k0, st[top], True)
+        ct = c[t]
+        for ii in range(nr):
+            cr, sr = ct[i0 + ii, j0:j1], st[0, ii, :w]
+            for j in range(w):
+                cr[j] = sr[j]
+    return c
+
+
+# ------------------------------------------------------------------ dispatch
+@functools.lru_cache(maxsize=256)
+def _program(order, k):
+    from ._orders import dot_program
+    prog, depth = dot_program(order, k)
+    prog.setflags(write=False)
+    return prog, depth
+
+
+def ordered_dot(a, b, order):
+    """Fast kernel for (B, m, k) @ (B, k, n), k >= 1, C-contiguous float32 or
+    float64 operands, under `order` (sequential, pairwise, blocked, tree; and
+    fma_chain, whose NaN outputs the caller recomputes); None if there is none."""
+    kind = order.kind
+    if kind == "fma_chain":
+        return fma_dot_hw(a, b)
+    if kind in ("sequential", "pairwise", "blocked", "tree"):
+        prog, depth = _program(order, a.shape[2])
+        return prog_dot(a, b, prog, depth)
+    return None
+
+
+# ------------------------------------------------------------------ fma_chain
+@intrinsic
+def _fma_hw(typingctx, x, y, z):
+    """fma(x, y, z) for float32 or float64 operands of one type: LLVM's
+    llvm.fma intrinsic, defined as libm fma, i.e. the exact x*y + z rounded
+    once to the operand format (RNE in the default environment). It compiles to
+    the FMA instruction where the CPU has one (x86 FMA3, IEEE 754 fusedMultiplyAdd,
+    no FTZ/DAZ in numba's default MXCSR) and to a call of libm fmaf/fma otherwise;
+    LLVM never splits it into a rounded product and a rounded sum."""
+    if not (isinstance(x, types.Float) and x == y == z):
+        return None
+    lt, name = (ir.FloatType(), "llvm.fma.f32") if x.bitwidth == 32 else (ir.DoubleType(), "llvm.fma.f64")
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lt, [lt, lt, lt]), name)
+        return builder.call(fn, args)
+    return x(x, x, x), codegen
+
+
+@njit(parallel=True, **_NJ)
+def fma_dot_hw(a, b):
+    """(B, m, k) @ (B, k, n), fma_chain: s = +0; s = fma(a_k, b_k, s), k ascending,
+    with the CPU's fused multiply-add: the same correctly rounded fma as fma32
+    (round to odd through binary64), so the same bits wherever the result is not
+    NaN (NaN payloads may differ: callers recompute NaN outputs with fma_dot32).
+    Tiled like prog_dot, k unrolled by four (s stays in a register)."""
+    B, m, k = a.shape
+    n = b.shape[2]
+    c = np.empty((B, m, n), dtype=a.dtype)
+    nib, njb = _cdiv(m, PIB), _cdiv(n, PJB)
+    nt = nib * njb
+    zero = a.dtype.type(0)
+    for blk in prange(B * nt):
+        t = blk // nt
+        r = blk - t * nt
+        jb = r // nib
+        ib = r - jb * nib
+        i0, j0 = ib * PIB, jb * PJB
+        i1, j1 = min(m, i0 + PIB), min(n, j0 + PJB)
+        at, bt, ct = a[t], b[t], c[t]
+        w = j1 - j0
+        for i in range(i0, i1):
+            cr = ct[i, j0:j1]
+            for j in range(w):
+                cr[j] = zero
+        k4 = k - k % 4
+        for kk in range(0, k4, 4):
+            b0, b1, b2, b3 = bt[kk, j0:j1], bt[kk + 1, j0:j1], bt[kk + 2, j0:j1], bt[kk + 3, j0:j1]
+            for i in range(i0, i1):
+                a0, a1, a2, a3 = at[i, kk], at[i, kk + 1], at[i, kk + 2], at[i, kk + 3]
+                cr = ct[i, j0:j1]
+                for j in range(w):
+                    cr[j] = _fma_hw(a3, b3[j], _fma_hw(a2, b2[j], _fma_hw(a1, b1[j], _fma_hw(a0, b0[j], cr[j]))))
+        for kk in range(k4, k):
+            b0 = bt[kk, j0:j1]
+            for i in range(i0, i1):
+                a0 = at[i, kk]
+                cr = ct[i, j0:j1]
+                for j in range(w):
+                    cr[j] = _fma_hw(a0, b0[j], cr[j])
     return c

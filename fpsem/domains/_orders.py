@@ -9,6 +9,8 @@ with every other on the order of roundings by construction.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import UnsupportedOp
 
 
@@ -98,3 +100,87 @@ def dot3(D, a, b, order, seq_dot, fma_dot=None, exact_dot=None):
                  for j in range(w)]
         return _halve(D, lanes)
     raise D._err(UnsupportedOp, "dot", f"order {order} is not defined for this domain")
+
+
+# ------------------------------------------------------------------ compiled orders
+# The same compositions as dot3, as postfix programs for the tiled kernel
+# fpsem.domains._f32kernels.prog_dot: rows (op, k0, k1, ks) with
+#   SEQ(k0, k1, ks)  push seq_dot over k = k0, k0 + ks, ... < k1
+#   ADD              pop y, pop x, push D.add(x, y)
+#   PW(k0, k1)       push the pairwise dot over [k0, k1), k1 - k0 <= PW_MAX
+#   ADDPW(k0, k1)    PW(k0, k1) then ADD, fused
+OP_SEQ, OP_ADD, OP_PW, OP_ADDPW = 0, 1, 2, 3
+PW_MAX = 8
+PROGRAM_ORDERS = ("sequential", "pairwise", "blocked", "tree")
+
+
+def dot_program(order, k):
+    """(prog, depth) for `order` over k >= 1 terms: the composition of dot3 as a
+    postfix program (int64 array of rows (op, k0, k1, ks)) and its stack depth."""
+    if k < 1:
+        raise ValueError("dot_program: k must be >= 1")
+    ops = []
+    kind = order.kind
+    if kind == "sequential":
+        ops.append((OP_SEQ, 0, k, 1))
+    elif kind == "blocked":
+        for lo in range(0, k, order.k):
+            ops.append((OP_SEQ, lo, min(k, lo + order.k), 1))
+            if lo:
+                ops.append((OP_ADD, 0, 0, 0))
+    elif kind == "tree":
+        w = order.k
+
+        # after the halving step h, lanes[j] (j < h) is lanes'[j] + lanes'[j + h],
+        # lanes' the lanes before the step; lane j has terms iff j < k, and a lane
+        # without terms passes the other one through (_halve)
+        def lane(j, h):
+            if h == w:
+                ops.append((OP_SEQ, j, k, w))
+                return
+            lane(j, 2 * h)
+            if j + h < k:
+                lane(j + h, 2 * h)
+                ops.append((OP_ADD, 0, 0, 0))
+        lane(0, 1)
+    elif kind == "pairwise":
+        def pw(lo, hi):
+            if hi - lo <= PW_MAX:
+                ops.append((OP_PW, lo, hi, 1))
+                return
+            h = lo + (hi - lo) // 2
+            pw(lo, h)
+            pw(h, hi)
+            ops.append((OP_ADD, 0, 0, 0))
+        pw(0, k)
+        fused = []
+        for op in ops:  # PW(x) ADD -> ADDPW(x): top = top + PW(x)
+            if op[0] == OP_ADD and fused and fused[-1][0] == OP_PW and len(fused) >= 2:
+                fused[-1] = (OP_ADDPW,) + fused[-1][1:]
+            else:
+                fused.append(op)
+        ops = fused
+    else:
+        raise ValueError(f"dot_program: no program for order {order}")
+    depth = top = 0
+    for op in ops:
+        top += 1 if op[0] in (OP_SEQ, OP_PW) else (-1 if op[0] == OP_ADD else 0)
+        depth = max(depth, top)
+    assert top == 1, (order, k)
+    return np.array(ops, dtype=np.int64).reshape(-1, 4), depth
+
+
+def fix_nans(out, a, b, ref):
+    """Recompute the NaN outputs of a fast dot kernel with the reference
+    composition `ref(a', b')` (NaN payloads then follow the reference exactly).
+    One reference call over the batches, rows and columns that hold a NaN."""
+    bad = np.isnan(out)
+    if not bad.any():
+        return out
+    ts = np.flatnonzero(bad.any(axis=(1, 2)))
+    rows = np.flatnonzero(bad.any(axis=(0, 2)))
+    cols = np.flatnonzero(bad.any(axis=(0, 1)))
+    sub = ref(np.ascontiguousarray(a[ts][:, rows, :]), np.ascontiguousarray(b[ts][:, :, cols]))
+    idx = np.ix_(ts, rows, cols)
+    out[idx] = np.where(bad[idx], sub, out[idx])
+    return out

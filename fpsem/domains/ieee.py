@@ -20,11 +20,13 @@ encodings (numpy has no bfloat16). Arrays are always ndarrays, 0-d allowed.
 Fast paths, bit-identical to the reference: elementwise + - * / sqrt fma in
 every mode through binary64 plus the exact sign of the lost part, rounded once
 (fpsem.emu._kernels says why that is exact); for binary32 rne without ftz/daz,
-the sequential sum/dot and fma_chain dot kernels of fpsem.domains._f32kernels
-(each float32 + and * one IEEE RNE operation; fma by round-to-odd through
-binary64, Boldo-Melquiond) and a numba pairwise dot that runs the exact halving
-tree of fpsem.order. Outputs that are NaN are recomputed with the reference so
-NaN payloads follow the preset.
+the kernels of fpsem.domains._f32kernels (each float32 + and * one IEEE RNE
+operation): the sequential sum, and a tiled dot for sequential, pairwise,
+blocked(k) and tree(w) that runs the composition of fpsem.domains._orders.dot3
+as a compiled postfix program, and for fma_chain with the CPU's fused
+multiply-add (the composition's own fma_chain kernel, by round-to-odd through
+binary64 (Boldo-Melquiond), stays the reference). Outputs that are NaN are
+recomputed with the reference so NaN payloads follow the preset.
 
 Flags: sticky per domain instance (`D.flags()`, `D.clear_flags()`), never global.
 Elementwise primitives and the reference reductions record all five flags
@@ -50,6 +52,7 @@ from ..formats import round_fraction
 from . import _orders
 from ._f32kernels import fma32 as _fma32_rto
 from ._f32kernels import fma_dot32 as _fast_fma_dot
+from ._f32kernels import ordered_dot as _fast_ordered_dot
 from ._f32kernels import seq_dot as _fast_seq_dot
 from ._f32kernels import seq_sum as _fast_seq_sum
 
@@ -112,55 +115,6 @@ def _ref_max(x, cfg):
 
 
 # ------------------------------------------------------------------ fast binary32 RNE kernels
-def _pairwise_schedule(k):
-    """Post-order (lo, h) pairs of P(t[lo:hi]) = P(t[lo:h]) + P(t[h:hi]),
-    h = lo + (hi - lo) // 2 (fpsem.order): each node's value lands in slot lo."""
-    los, hs = [], []
-    stack = [(0, k, False)]
-    while stack:
-        lo, hi, done = stack.pop()
-        if hi - lo == 1:
-            continue
-        h = lo + (hi - lo) // 2
-        if done:
-            los.append(lo)
-            hs.append(h)
-        else:
-            stack.append((lo, hi, True))
-            stack.append((h, hi, False))
-            stack.append((lo, h, False))
-    return np.array(los, np.int64), np.array(hs, np.int64)
-
-
-@njit(cache=True, error_model="numpy", boundscheck=False)
-def _fast_pairwise_dot(a, b, los, hs):
-    """pairwise dot: leaves fl(a_ik * b_kj), nodes left + right, each a binary32
-    RNE operation, over a block of output columns at a time."""
-    B, m, k = a.shape
-    n = b.shape[2]
-    JB = 128
-    c = np.empty((B, m, n), np.float32)
-    buf = np.empty((k, JB), np.float32)
-    for t in range(B):
-        for i in range(m):
-            for j0 in range(0, n, JB):
-                w = min(JB, n - j0)
-                for kk in range(k):
-                    aik = a[t, i, kk]
-                    brow = b[t, kk]
-                    row = buf[kk]
-                    for jj in range(w):
-                        row[jj] = aik * brow[j0 + jj]
-                for q in range(los.size):
-                    dst = buf[los[q]]
-                    src = buf[hs[q]]
-                    for jj in range(w):
-                        dst[jj] = dst[jj] + src[jj]
-                for jj in range(w):
-                    c[t, i, j0 + jj] = buf[0, jj]
-    return c
-
-
 @njit(**_NJ)
 def _fast_fma(x, y, z, out):
     for i in range(x.size):
@@ -390,18 +344,19 @@ class _IEEEDomain(Domain):
             if bad.any():
                 r, fl = _ref_seq_sum(x[bad].view(np.uint32), self._cfg)
                 out[bad] = r.view(np.float32)
-            self._log_nonfinite(x, out)
+            self._log_nonfinite((x,), out)
             return out
         out, fl = _ref_seq_sum(self._bits32(rows), self._cfg)
         self._log(fl)
         return self._out_bits(out)
 
     def _log_nonfinite(self, inputs, out):
-        """Invalid/overflow of a fast RNE reduction, from its inputs and outputs."""
+        """Invalid/overflow of a fast RNE reduction, from its inputs (a tuple of
+        arrays) and outputs."""
         fin_out = np.isfinite(out)
         if fin_out.all():
             return
-        fin_in = np.isfinite(inputs).all()
+        fin_in = all(np.isfinite(v).all() for v in inputs)
         if np.isnan(out).any() and fin_in:
             self._log(C.INVALID | C.OVERFLOW)
         elif (~fin_out).any() and fin_in:
@@ -458,21 +413,20 @@ class _IEEEDomain(Domain):
                     r, _ = _ref_seq_dot(np.ascontiguousarray(xb[t:t + 1, i:i + 1, :]),
                                         np.ascontiguousarray(yb[t:t + 1, :, j:j + 1]), self._cfg, fused)
                     out[t, i, j] = r.view(np.float32)[0, 0, 0]
-            self._log_nonfinite(np.concatenate([x.ravel(), y.ravel()]), out)
+            self._log_nonfinite((x, y), out)
             return out
         out, fl = _ref_seq_dot(self._bits32(a), self._bits32(b), self._cfg, fused)
         self._log(fl)
         return self._out_bits(out)
 
-    def _fast_pairwise(self, a, b, order):
+    def _fast_dot(self, a, b, order):
+        """The tiled kernels of _f32kernels.ordered_dot (binary32 rne, no ftz/daz);
+        NaN outputs are recomputed with the composition so that their payloads
+        follow the preset."""
         x, y = np.ascontiguousarray(a), np.ascontiguousarray(b)
-        los, hs = _pairwise_schedule(x.shape[2])
-        out = _fast_pairwise_dot(x, y, los, hs)
-        bad = np.argwhere(np.isnan(out))
-        for t, i, j in bad:  # NaN payloads per preset: the composition itself
-            out[t, i, j] = _orders.dot3(self, x[t:t + 1, i:i + 1, :], y[t:t + 1, :, j:j + 1], order,
-                                        self._seq_dot, self._fma_dot, self._exact_dot)[0, 0, 0]
-        self._log_nonfinite(np.concatenate([x.ravel(), y.ravel()]), out)
+        out = _fast_ordered_dot(x, y, order)
+        _orders.fix_nans(out, x, y, lambda xs, ys: self._dot_composed(xs, ys, order))
+        self._log_nonfinite((x, y), out)
         return out
 
     def _fma_dot(self, a, b):
@@ -491,10 +445,17 @@ class _IEEEDomain(Domain):
                     out[t, i, j] = self._round_exact_terms(prods)
         return self._out_bits(out)
 
-    def _impl_dot(self, a, b, order):
-        if self._fast and order.kind == "pairwise" and self.shape(a)[2] > 0:
-            return self._fast_pairwise(a, b, order)
+    def _dot_composed(self, a, b, order):
+        """The definition: fpsem.domains._orders.dot3 composing the sequential,
+        fma-chain and exact kernels with this domain's add (the reference the
+        fast kernels are tested against)."""
         return _orders.dot3(self, a, b, order, self._seq_dot, self._fma_dot, self._exact_dot)
+
+    def _impl_dot(self, a, b, order):
+        if (self._fast and self.shape(a)[2] > 0
+                and order.kind in ("sequential", "pairwise", "blocked", "tree", "fma_chain")):
+            return self._fast_dot(a, b, order)
+        return self._dot_composed(a, b, order)
 
     # -- declarations -----------------------------------------------------------------
     def _accuracy(self, prim):

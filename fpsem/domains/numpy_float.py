@@ -27,12 +27,13 @@ from .. import formats
 from ..domain import CR, Accuracy, Domain, to_fraction_scalar
 from ..errors import FpsemError, NotRepresentable, UnsupportedOption
 from ..exactsum import round_sum
+from ..order import FMA_CHAIN
 from . import _orders
 
 
 # Ordered kernels shared with ieee32 (fpsem/domains/_f32kernels.py): the same
 # loops give the same bits in both domains.
-from ._f32kernels import fma32_array, fma_dot32, seq_dot, seq_sum
+from ._f32kernels import fma32_array, fma_dot32, ordered_dot, seq_dot, seq_sum
 
 
 def _fma64_exact(x, y, z):
@@ -236,6 +237,15 @@ class _NumpyFloat(Domain):
     def _impl_dot(self, a, b, order):
         if order.kind == "native":
             return np.asarray(np.matmul(a, b))
+        if a.shape[2] > 0 and order.kind in _orders.PROGRAM_ORDERS:
+            # tiled kernels running dot3's composition (NaN outputs: the composition itself)
+            x, y = np.ascontiguousarray(a), np.ascontiguousarray(b)
+            out = ordered_dot(x, y, order)
+            return _orders.fix_nans(out, x, y, lambda xs, ys: self._dot_composed(xs, ys, order))
+        return self._dot_composed(a, b, order)
+
+    def _dot_composed(self, a, b, order):
+        """The definition: fpsem.domains._orders.dot3 over seq_dot and numpy's add."""
         seq = lambda x, y: seq_dot(np.ascontiguousarray(x), np.ascontiguousarray(y))
         return _orders.dot3(self, a, b, order, seq, self._fma_dot, self._exact_dot)
 
@@ -297,7 +307,11 @@ class Float32Domain(_NumpyFloat):
         return fma32_array(np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c))
 
     def _fma_dot(self, a, b):
-        return fma_dot32(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        x, y = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        if x.shape[2] == 0:
+            return fma_dot32(x, y)
+        # the CPU's fma (same correctly rounded fma as fma32); NaN outputs from fma32
+        return _orders.fix_nans(ordered_dot(x, y, FMA_CHAIN), x, y, fma_dot32)
 
 
 class Float64Domain(_NumpyFloat):
