@@ -70,6 +70,17 @@ def ftz_tininess(n=1 << 18):
     a = rng.uniform(1, 2, n).astype(np.float32)
     target = 2.0 ** -126 * (1 - rng.uniform(0, 2 ** -21, n))
     b = (target / a.astype(np.float64)).astype(np.float32)
+    # plus products that separate the rules for certain: (1 + 2^-j)(1 - 2^-j) = 1 - 2^-2j,
+    # scaled to 2^-126 (1 - 2^-2j), 13 <= j <= 24: below 2^-126 by less than a quarter ulp,
+    # so rounding at 24 bits with an unbounded exponent gives 2^-126 in rne/rup ('after':
+    # not tiny, no flush) while the exact value is below 2^-126 ('before': tiny, flushed)
+    sx, sy = [], []
+    for j in range(13, 25):
+        for e1 in range(1, 126):
+            sx.append(2.0 ** -e1 * (1 + 2.0 ** -j))
+            sy.append(2.0 ** -(126 - e1) * (1 - 2.0 ** -j))
+    a = np.concatenate([a, np.array(sx, np.float32)])
+    b = np.concatenate([b, np.array(sy, np.float32)])
     ab, bb = a.view(np.uint32), b.view(np.uint32)
     one_over_b = (1 / b.astype(np.float64)).astype(np.float32)
     res = {}

@@ -255,3 +255,35 @@ def test_exact_asarray_converts_object_arrays_of_floats():
     x = E.asarray(np.array([0.1, Fraction(1, 3)], dtype=object))
     y = E.mul(x, E.const(3))
     assert list(E.to_fraction(y)) == [3 * Fraction(0.1), Fraction(1)]
+
+
+def test_float64_fma_rounds_once_and_handles_infinities():
+    """float64 fma (the CPU's fused multiply-add) against exact rationals, and
+    IEEE non-finite cases: the exact product of finite operands is finite, so
+    fma(1e300, 1e300, -inf) is -inf, not NaN."""
+    from fractions import Fraction
+    import math
+    D = fpsem.domain("float64")
+    rng = np.random.default_rng(5)
+    x, y, z = (rng.standard_normal(2000) * 10.0 ** rng.integers(-30, 30, 2000) for _ in range(3))
+    z[:500] = -(x[:500] * y[:500])  # heavy cancellation: one rounding matters
+    got = np.asarray(D.fma(D.asarray(x), D.asarray(y), D.asarray(z)))
+    for a, b, c, g in zip(x, y, z, got):
+        want = float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+        assert g == want or (g == 0 and want == 0), (a, b, c, g, want)
+    ends = np.array([1e300, -1e300, np.inf, -np.inf, 0.0, -0.0, 2.0])
+    a, b, c = (v.ravel() for v in np.meshgrid(ends, ends, ends, indexing="ij"))
+    got = np.asarray(D.fma(D.asarray(a), D.asarray(b), D.asarray(c)))
+    for p, q, r, g in zip(a, b, c, got):
+        if math.isinf(p) or math.isinf(q):
+            prod = p * q  # inf or NaN (inf * 0)
+            want = prod + r
+        elif math.isinf(r):
+            want = r
+        else:
+            exact = Fraction(p) * Fraction(q) + Fraction(r)
+            want = float(exact) if abs(exact) < Fraction(2) ** 1024 else (math.inf if exact > 0 else -math.inf)
+        if math.isnan(want):
+            assert math.isnan(g), (p, q, r, g)
+        else:
+            assert g == want, (p, q, r, g, want)

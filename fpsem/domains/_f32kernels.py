@@ -488,3 +488,16 @@ def fma_dot_hw(a, b):
                 for j in range(w):
                     cr[j] = _fma_hw(a0, b0[j], cr[j])
     return c
+
+
+@njit(**_NJ)
+def fma_array_hw(x, y, z):
+    """Elementwise fma(x, y, z) over same-shape contiguous arrays of one float
+    dtype, rounded once (RNE) by the CPU's fused multiply-add (see _fma_hw).
+    Non-finite operands follow IEEE 754: fma(1e300, 1e300, -inf) = -inf, since
+    the exact product is finite."""
+    out = np.empty(x.shape, dtype=x.dtype)
+    xf, yf, zf, of = x.ravel(), y.ravel(), z.ravel(), out.ravel()
+    for i in range(xf.size):
+        of[i] = _fma_hw(xf[i], yf[i], zf[i])
+    return out

@@ -33,23 +33,7 @@ from . import _orders
 
 # Ordered kernels shared with ieee32 (fpsem/domains/_f32kernels.py): the same
 # loops give the same bits in both domains.
-from ._f32kernels import fma32_array, fma_dot32, ordered_dot, seq_dot, seq_sum
-
-
-def _fma64_exact(x, y, z):
-    """binary64 fma via exact rationals (numpy has no fma); slow but correct."""
-    out = np.empty(np.broadcast_shapes(x.shape, y.shape, z.shape), dtype=np.float64)
-    xb, yb, zb = np.broadcast_arrays(x, y, z)
-    for idx in np.ndindex(out.shape):
-        a, b, c = float(xb[idx]), float(yb[idx]), float(zb[idx])
-        if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
-            out[idx] = a * b + c
-            continue
-        exact = Fraction(a) * Fraction(b) + Fraction(c)
-        negz = exact == 0 and (math.copysign(1, a) * math.copysign(1, b) < 0) and math.copysign(1, c) < 0
-        r = formats.round_fraction(exact, formats.binary64, "rne", negative_zero=negz)
-        out[idx] = np.array(r.bits, dtype=np.uint64).view(np.float64)
-    return out
+from ._f32kernels import fma32_array, fma_array_hw, fma_dot32, fma_dot_hw, ordered_dot, seq_dot, seq_sum
 
 
 @numba.vectorize(["float64(float64)"], cache=True)
@@ -323,12 +307,8 @@ class Float64Domain(_NumpyFloat):
     _ULPS = _F64_ULPS
 
     def _impl_fma(self, a, b, c):
-        return _fma64_exact(a, b, c)
+        a, b, c = np.broadcast_arrays(a, b, c)
+        return fma_array_hw(np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c))
 
     def _fma_dot(self, a, b):
-        B, m, k = a.shape
-        n = b.shape[2]
-        c = np.zeros((B, m, n), dtype=np.float64)
-        for kk in range(k):
-            c = _fma64_exact(a[:, :, kk:kk + 1], b[:, kk:kk + 1, :], c)
-        return c
+        return fma_dot_hw(np.ascontiguousarray(a), np.ascontiguousarray(b))
