@@ -335,13 +335,16 @@ def _fast_loop(op, mode, daz, af, bf, cf, out, fl):
 
 
 # The common case (binary32, rne, no DAZ, not fma): one straight-line, branch-free
-# loop per operation, so that LLVM vectorizes it. r = RN24(RN53(x op y)) =
-# RN24(x op y) (innocuous double rounding, 53 >= 2*24 + 2). Inexactness is
-# decided exactly: add/sub by TwoSum (the binary64 sum may itself be inexact);
-# mul: the binary64 product is exact; div and sqrt: r*y and r*r are exact in
-# binary64 (24 + 24 bits), so the result is exact iff they give x back. Lanes
-# whose r is not strictly inside (2**-126, FLT_MAX) get flag 255 and are
-# recomputed by the reference (same contract as _fast_loop).
+# loop per operation, so that LLVM vectorizes it, computed in binary32 itself:
+# numba's float32 + - * / sqrt are the CPU's IEEE binary32 operations in RNE
+# (no fast-math, no FTZ/DAZ in numba's MXCSR), so r is the correctly rounded
+# result by definition. Inexactness is decided exactly: add/sub by binary32
+# TwoSum (error-free whenever r is finite, Knuth); mul: the binary64 product of
+# two binary32 values is exact; div and sqrt: r*y and r*r are exact in binary64
+# (24 + 24 bits), so the result is exact iff they give x back. Lanes whose r is
+# not strictly inside (2**-126, FLT_MAX) get flag 255 and are recomputed by the
+# reference (same contract as _fast_loop). Working in binary32 keeps 8 lanes per
+# AVX2 vector where binary64 had 4.
 @njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
 def _rne_store(i, r, inx, out, fl):
     ar = abs(r)
@@ -354,14 +357,14 @@ def _rne_store(i, r, inx, out, fl):
 @njit(cache=True, error_model='numpy', boundscheck=False)
 def _rne_addsub(af, bf, sign, out, fl):
     nslow = 0
+    zero = np.float32(0.0)
     for i in range(af.size):
-        x = np.float64(af[i])
-        y = sign * np.float64(bf[i])
-        d = x + y
-        r = np.float32(d)
-        bb = d - x
-        t = (x - (d - bb)) + (y - bb)
-        nslow += _rne_store(i, r, (np.float64(r) != d) | (t != 0.0), out, fl)
+        x = af[i]
+        y = sign * bf[i]
+        r = x + y
+        bb = r - x
+        t = (x - (r - bb)) + (y - bb)  # TwoSum: x + y = r + t exactly (r finite)
+        nslow += _rne_store(i, r, t != zero, out, fl)
     return nslow
 
 
@@ -369,9 +372,8 @@ def _rne_addsub(af, bf, sign, out, fl):
 def _rne_mul(af, bf, out, fl):
     nslow = 0
     for i in range(af.size):
-        d = np.float64(af[i]) * np.float64(bf[i])
-        r = np.float32(d)
-        nslow += _rne_store(i, r, np.float64(r) != d, out, fl)
+        r = af[i] * bf[i]
+        nslow += _rne_store(i, r, np.float64(r) != np.float64(af[i]) * np.float64(bf[i]), out, fl)
     return nslow
 
 
@@ -379,10 +381,8 @@ def _rne_mul(af, bf, out, fl):
 def _rne_div(af, bf, out, fl):
     nslow = 0
     for i in range(af.size):
-        x = np.float64(af[i])
-        y = np.float64(bf[i])
-        r = np.float32(x / y)
-        nslow += _rne_store(i, r, np.float64(r) * y != x, out, fl)
+        r = af[i] / bf[i]
+        nslow += _rne_store(i, r, np.float64(r) * np.float64(bf[i]) != np.float64(af[i]), out, fl)
     return nslow
 
 
@@ -390,21 +390,33 @@ def _rne_div(af, bf, out, fl):
 def _rne_sqrt(af, out, fl):
     nslow = 0
     for i in range(af.size):
-        x = np.float64(af[i])
-        r = np.float32(np.sqrt(x))
+        r = np.sqrt(af[i])
         rr = np.float64(r)
-        nslow += _rne_store(i, r, rr * rr != x, out, fl)
+        nslow += _rne_store(i, r, rr * rr != np.float64(af[i]), out, fl)
     return nslow
 
 
 def _rne_loop(op, af, bf, out, fl):
     if op == OP_ADD or op == OP_SUB:
-        return _rne_addsub(af, bf, 1.0 if op == OP_ADD else -1.0, out, fl)
+        return _rne_addsub(af, bf, np.float32(1.0 if op == OP_ADD else -1.0), out, fl)
     if op == OP_MUL:
         return _rne_mul(af, bf, out, fl)
     if op == OP_DIV:
         return _rne_div(af, bf, out, fl)
     return _rne_sqrt(af, out, fl)
+
+
+def _slow_lanes(fl, nslow):
+    """Indices of the lanes flagged SLOW (255, above every flag combination),
+    in order: numpy's vectorized byte max per block of 4096 lanes, then only the
+    blocks that hold one are searched."""
+    B = 4096
+    n = fl.size
+    head = n - n % B
+    blocks = np.flatnonzero(fl[:head].reshape(-1, B).max(axis=1) == SLOW) if head else np.empty(0, np.int64)
+    parts = [b * B + np.flatnonzero(fl[b * B:(b + 1) * B] == SLOW) for b in blocks.tolist()]
+    parts.append(head + np.flatnonzero(fl[head:] == SLOW))
+    return np.concatenate(parts).astype(np.int64, copy=False)
 
 
 @njit(cache=True, error_model='numpy', boundscheck=False)
@@ -446,6 +458,6 @@ def fast_binary32(op, a, b, cfg, c=None):
         nslow = _fast_loop(code, mode, daz, a.view(np.float32), b.view(np.float32),
                            c.view(np.float32), out, fl)
     if nslow:
-        # slow lanes are rare: find them with one vectorized scan, not a branchy loop
-        _fixup(code, a, b, c, cfg, out, fl, np.flatnonzero(fl == SLOW))
+        # slow lanes are rare: find them with one scan of the flags (no temporaries)
+        _fixup(code, a, b, c, cfg, out, fl, _slow_lanes(fl, nslow))
     return out, fl

@@ -137,3 +137,45 @@ def test_fast_matmul_kernels_match_reference(acc):
             r1 = np.asarray(D.dot(a, b, acc=acc))
             r2 = np.asarray(R.dot(a, b, acc=acc))
         assert np.array_equal(r1.view(np.uint32), r2.view(np.uint32)), (acc, trial)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "sqrt"])
+def test_rne_fast_path_slow_lanes_across_blocks(op):
+    """Lanes the binary32 rne loops hand back to the reference (zero, subnormal,
+    overflowing, NaN results) are found in every position of a long array: at
+    both ends, on either side of the 4096-lane scan blocks and in the tail."""
+    n = 3 * 4096 + 123
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(n) * 4).astype(np.float32)
+    y = (rng.standard_normal(n) * 4).astype(np.float32)
+    hard = np.array([0, 1, 4095, 4096, 4097, 8191, 8192, 12287, 12288, n - 2, n - 1])
+    tiny, big = np.float32(1e-38), np.float32(3e38)
+    if op in ("add", "sub"):
+        x[hard], y[hard] = tiny, (tiny if op == "sub" else -tiny) * np.float32(0.75)
+        x[hard[::2]], y[hard[::2]] = big, (big if op == "add" else -big)
+    elif op == "mul":
+        x[hard], y[hard] = tiny, np.float32(0.3)
+        x[hard[::2]], y[hard[::2]] = big, np.float32(3.0)
+    elif op == "div":
+        x[hard], y[hard] = tiny, np.float32(7.0)
+        x[hard[::2]], y[hard[::2]] = np.float32(0.0), np.float32(0.0)
+    else:
+        x[hard] = np.float32(-1.0)
+        x[hard[::2]] = np.float32(0.0)
+        x = np.where(np.isin(np.arange(n), hard), x, np.abs(x)).astype(np.float32)
+    xb, yb = x.view(np.uint32), y.view(np.uint32)
+    B = emu.binary32
+    cfg = B.cfg("rne")
+    out, fl = np.empty(n, np.uint32), np.empty(n, np.uint8)
+    if op == "sqrt":
+        got, gf = B.sqrt(xb)
+        K.k_sqrt(xb, cfg, out, fl)
+    else:
+        got, gf = getattr(B, op)(xb, yb)
+        if op in ("add", "sub"):
+            K.k_add(xb, yb, cfg, int(op == "sub"), out, fl)
+        else:
+            getattr(K, "k_" + op)(xb, yb, cfg, out, fl)
+    assert np.array_equal(got, out)
+    assert np.array_equal(gf.bits, fl)
+    assert (fl[hard] & ~np.uint8(16)).any()  # the planted lanes really were special
