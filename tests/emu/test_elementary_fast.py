@@ -34,7 +34,8 @@ _POINTS = {
             4.0, 0.25, 1e-40, 1e-45, 1e38, 1.5],
     "tanh": [10.0, 9.9999, 9.010913347279289, 8.317766166719343, 0.17328679513998632,
              0.5493061443340549, 2.0 ** -13, 5.0],
-    "erf": [4.0, 3.9999, 3.832506856900711, 2.0 ** -13, 0.4769362762044699],
+    "erf": [4.0, 3.9999, 3.832506856900711, 2.0 ** -13, 0.4769362762044699, 0.75, 0.875, 3.875,
+            1.5, 2.0 ** -30],
     "sin": [math.pi / 2, math.pi, 2.0 ** -13, 1e30, 105414350.0, 22.0, 355.0, 65536.0, 65535.99,
             0.7853981633974483, 2.356194490192345, 51471.0 * math.pi / 2, 40000.0 * math.pi],
     "cos": [math.pi / 2, math.pi, 2.0 ** -13, 1e30, 22.0, 355.0, 65536.0, 0.7853981633974483,
@@ -158,6 +159,17 @@ def test_polynomial_error_bounds():
                          (np.arange(1, 30) + 0.5) * math.log(2) / 2]).astype(np.float32)
     xt = xt[(np.abs(xt) < 10) & (xt != 0)]
     assert _rel_err(EL._poly_tanh, gmpy2.tanh, xt) < 2.0 ** -45
+    xf = np.concatenate([rng.uniform(-4, 4, n), np.exp2(rng.uniform(-149, 2, n)),
+                         np.arange(0.75, 4, 1 / 16), np.arange(0.75, 4, 1 / 16) - 2.0 ** -20]).astype(np.float32)
+    xf = xf[(np.abs(xf) < 4) & (xf != 0)]
+    assert _rel_err(EL._poly_erf, gmpy2.erf, xf) < 2.0 ** -45
+
+
+def test_erf_table_row_bound():
+    """The Horner bound of _poly_erf assumes sum |a_n| / 16**n <= 1.108 erf(left end)."""
+    for j in range(26):
+        tot = sum(abs(EL._ERF_TAB[j, n]) / 16.0 ** n for n in range(11))
+        assert tot <= 1.108 * math.erf(0.75 + j / 8) * (1 + 1e-12)
 
 
 def test_sincos_error_bound():
