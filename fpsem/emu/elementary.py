@@ -20,11 +20,13 @@ How (Ziv's strategy, two steps):
 
    For binary32 the fast path runs as two passes (see "binary32 fast lanes"
    below): a straight-line loop over all lanes that decides almost all of them
-   and marks the rest, then the scalar elem_s on the marked lanes. For exp, log
-   and tanh that loop evaluates its own polynomials (no libm call, so it
-   vectorizes) whose relative error is proven below 2**-45 (the enclosure then
-   uses 2**-42); the decision in every rounding mode needs only the two hardware
-   round-to-nearest conversions of the enclosure's ends (_decide).
+   and marks the rest, then the scalar elem_s on the marked lanes. For exp,
+   log, tanh, erf, sin and cos that loop evaluates its own polynomials (no libm
+   call, so it vectorizes) whose relative error is proven below 2**-45 (sin/cos:
+   plus a per-lane term for the argument reduction; the enclosure then uses
+   2**-42); the decision in every rounding mode needs only the two hardware
+   round-to-nearest conversions of the enclosure's ends (_decide). exp2,
+   sigmoid and rsqrt keep the libm value in that loop.
 
 2. Rigorous path: the hard cases (about 2**-20 of random inputs) go to MPFR with
    a Ziv loop (fpsem.emu.oracle.elementary_oracle): evaluate at 128, 256, ...
@@ -228,14 +230,15 @@ def elem_s(fn, b, cfg):
 
 # -- binary32 fast lanes ------------------------------------------------------
 #
-# Pass 1 (one straight loop per function and mode, no calls for exp/log/tanh, so
-# it vectorizes) computes an approximation y of f(x) in binary64 and its
+# Pass 1 (one straight loop per function and mode, no calls for exp, log, tanh,
+# erf, sin, cos, so it vectorizes) computes an approximation y of f(x) in binary64 and its
 # enclosure [y - |y| eps, y + |y| eps], and writes every lane whose enclosure
 # decides the binary32 result (flags: inexact only); the other lanes get the
 # sentinel flag byte _UNDECIDED. Pass 2 runs elem_s on the sentinel lanes only.
 #
-# exp, log, tanh use the polynomial evaluations below, whose relative error is
-# PROVEN below 2**-45 (see each function) for the inputs their lane admits; the
+# exp, log, tanh, erf, sin, cos use the polynomial evaluations below, whose
+# relative error is PROVEN below 2**-45 (see each function; sin/cos add a per-lane
+# term for the argument reduction) for the inputs their lane admits; the
 # enclosure uses EPS_POLY = 2**-42 (8x margin, which also covers the roundings of
 # y -+ |y| eps themselves: |y| eps is exact, y -+ |y| eps is off by at most 2**-53 |y|).
 # Undecided lanes (about 2 * 2**-42 / 2**-24 = 2**-17 of random inputs) fall back to
