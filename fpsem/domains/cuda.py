@@ -17,6 +17,10 @@ rounding  rne, rtz, rup, rdn through the _rn/_rz/_ru/_rd intrinsics (every +, -,
 ftz, daz  CUDA's -ftz=true flushes subnormal inputs AND results of every float32
           instruction, so only ftz == daz is offered (both False: IEEE gradual underflow;
           both True: flush to zero). min/max/comparisons flush inputs explicitly.
+          A result is flushed when it is tiny AFTER rounding (rounded to 24 bits with
+          an unbounded exponent it is below 2^-126), measured on an H200: products and
+          fmas within a quarter ulp below 2^-126 come back as 2^-126 in rn/ru, not 0
+          (bench/cuda_check.py ftz_tininess); the emulator's tininess="after".
 acc       default order of sum and dot (default fma_chain: dot is s = +0;
           s = fma(a_k, b_k, s) for k = 0.., sum is sequential). Every order of
           fpsem.order is honoured except exact_then_round; `native` means the same
@@ -868,6 +872,7 @@ class CudaDomain(Domain):
         m["source"] = f"cuda_kernels/{src}.cu"
         m["rounding_mode"] = self.rounding
         m["subnormals"] = ("-ftz=true: subnormal inputs and results flushed to sign-preserving zero"
+                           " (results tiny after rounding)"
                            if self.ftz else "-ftz=false: IEEE gradual underflow")
         m["math"] = self._opts["math"]
         m["default_order"] = str(self.acc)
