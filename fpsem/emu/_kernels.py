@@ -345,18 +345,22 @@ def _fast_loop(op, mode, daz, af, bf, cf, out, fl):
 # not strictly inside (2**-126, FLT_MAX) get flag 255 and are recomputed by the
 # reference (same contract as _fast_loop). Working in binary32 keeps 8 lanes per
 # AVX2 vector where binary64 had 4.
+_F_INX = np.uint8(INEXACT)
+_F_NONE = np.uint8(0)
+
+
 @njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
 def _rne_store(i, r, inx, out, fl):
+    # byte-wide selects, no int64 arithmetic and no reduction in the loop: both
+    # would widen the 8 float32 lanes to 64-bit ones and halve the vector speed
     ar = abs(r)
-    ok = np.int64((ar > MIN_NORMAL32) & (ar < FLT_MAX32))
-    out[i] = np.uint32(f32_bits(r) & 0xFFFFFFFF)
-    fl[i] = np.uint8(ok * np.int64(inx) * INEXACT + (1 - ok) * 255)
-    return 1 - ok
+    ok = (ar > MIN_NORMAL32) & (ar < FLT_MAX32)
+    out[i] = f32_bits(r)
+    fl[i] = (_F_INX if inx else _F_NONE) if ok else SLOW
 
 
 @njit(cache=True, error_model='numpy', boundscheck=False)
 def _rne_addsub(af, bf, sign, out, fl):
-    nslow = 0
     zero = np.float32(0.0)
     for i in range(af.size):
         x = af[i]
@@ -364,36 +368,29 @@ def _rne_addsub(af, bf, sign, out, fl):
         r = x + y
         bb = r - x
         t = (x - (r - bb)) + (y - bb)  # TwoSum: x + y = r + t exactly (r finite)
-        nslow += _rne_store(i, r, t != zero, out, fl)
-    return nslow
+        _rne_store(i, r, t != zero, out, fl)
 
 
 @njit(cache=True, error_model='numpy', boundscheck=False)
 def _rne_mul(af, bf, out, fl):
-    nslow = 0
     for i in range(af.size):
         r = af[i] * bf[i]
-        nslow += _rne_store(i, r, np.float64(r) != np.float64(af[i]) * np.float64(bf[i]), out, fl)
-    return nslow
+        _rne_store(i, r, np.float64(r) != np.float64(af[i]) * np.float64(bf[i]), out, fl)
 
 
 @njit(cache=True, error_model='numpy', boundscheck=False)
 def _rne_div(af, bf, out, fl):
-    nslow = 0
     for i in range(af.size):
         r = af[i] / bf[i]
-        nslow += _rne_store(i, r, np.float64(r) * np.float64(bf[i]) != np.float64(af[i]), out, fl)
-    return nslow
+        _rne_store(i, r, np.float64(r) * np.float64(bf[i]) != np.float64(af[i]), out, fl)
 
 
 @njit(cache=True, error_model='numpy', boundscheck=False)
 def _rne_sqrt(af, out, fl):
-    nslow = 0
     for i in range(af.size):
         r = np.sqrt(af[i])
         rr = np.float64(r)
-        nslow += _rne_store(i, r, rr * rr != np.float64(af[i]), out, fl)
-    return nslow
+        _rne_store(i, r, rr * rr != np.float64(af[i]), out, fl)
 
 
 def _rne_loop(op, af, bf, out, fl):
@@ -406,7 +403,7 @@ def _rne_loop(op, af, bf, out, fl):
     return _rne_sqrt(af, out, fl)
 
 
-def _slow_lanes(fl, nslow):
+def _slow_lanes(fl):
     """Indices of the lanes flagged SLOW (255, above every flag combination),
     in order: numpy's vectorized byte max per block of 4096 lanes, then only the
     blocks that hold one are searched."""
@@ -453,11 +450,14 @@ def fast_binary32(op, a, b, cfg, c=None):
     if c is None:
         c = a
     if mode == 0 and not daz and code != OP_FMA:
-        nslow = _rne_loop(code, a.view(np.float32), b.view(np.float32), out, fl)
+        _rne_loop(code, a.view(np.float32), b.view(np.float32), out, fl)
+        nslow = 1  # not counted in the loop (see _rne_store): the scan decides
     else:
         nslow = _fast_loop(code, mode, daz, a.view(np.float32), b.view(np.float32),
                            c.view(np.float32), out, fl)
     if nslow:
         # slow lanes are rare: find them with one scan of the flags (no temporaries)
-        _fixup(code, a, b, c, cfg, out, fl, _slow_lanes(fl, nslow))
+        idx = _slow_lanes(fl)
+        if idx.size:
+            _fixup(code, a, b, c, cfg, out, fl, idx)
     return out, fl
