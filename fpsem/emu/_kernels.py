@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._core import (INEXACT, add_s, compare_s, div_s, fma_s, from_f64_s, from_int_s,
@@ -385,12 +386,36 @@ def _rne_div(af, bf, out, fl):
         _rne_store(i, r, np.float64(r) * np.float64(bf[i]) != np.float64(af[i]), out, fl)
 
 
+@intrinsic
+def _fma32(typingctx, x, y, z):
+    """binary32 fma, rounded once (LLVM's llvm.fma.f32: the FMA instruction, or
+    libm fmaf on a CPU without one; never split into two roundings)."""
+    if not (x == y == z == types.float32):
+        return None
+
+    def codegen(context, builder, signature, args):
+        f = ir.FloatType()
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f, [f, f, f]), "llvm.fma.f32")
+        return builder.call(fn, args)
+    return types.float32(types.float32, types.float32, types.float32), codegen
+
+
+_SQRT_EXACT_MIN = np.float32(2.0 ** -100)
+
+
 @njit(cache=True, error_model='numpy', boundscheck=False)
 def _rne_sqrt(af, out, fl):
+    # inexact iff x - r*r != 0. For x >= 2**-100 that residual is a multiple of
+    # ulp(r)**2 >= 2**-146 and below 2**25 ulp(x), so fma(r, r, -x), which rounds
+    # it once, is zero exactly when the residual is (no underflow to zero); all in
+    # binary32, 8 lanes a vector. Smaller x (rare) go to the reference as slow lanes.
     for i in range(af.size):
-        r = np.sqrt(af[i])
-        rr = np.float64(r)
-        _rne_store(i, r, rr * rr != np.float64(af[i]), out, fl)
+        x = af[i]
+        r = np.sqrt(x)
+        inx = _fma32(r, r, -x) != np.float32(0.0)
+        ok = (r > MIN_NORMAL32) & (r < FLT_MAX32) & (x >= _SQRT_EXACT_MIN)
+        out[i] = f32_bits(r)
+        fl[i] = (_F_INX if inx else _F_NONE) if ok else SLOW
 
 
 def _rne_loop(op, af, bf, out, fl):
