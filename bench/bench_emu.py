@@ -132,7 +132,7 @@ def matmul_section(rng):
     Dr = fpsem.domain("ieee32", rounding="rup")
     a2, b2 = a[:8], b
     t = best(lambda: Dr.dot(a2, b2), reps=1)
-    print(f"{'ieee32 dot sequential rup (reference, 8 rows)':44s} {t * 1e3:7.1f}ms "
+    print(f"{'ieee32 dot sequential rup (lanes + reference, 8 rows)':44s} {t * 1e3:7.1f}ms "
           f"{t / (8 * k_ * n_) * 1e9:7.2f} ns per mul+add")
 
 
