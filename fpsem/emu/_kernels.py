@@ -99,10 +99,16 @@ def k_sqrt(a, cfg, out, fl):
 
 @njit(cache=True, error_model='numpy')
 def k_fma(a, b, c, cfg, out, fl):
-    for i in range(a.size):
-        r, f = _fma_i(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
-        out[i] = r
-        fl[i] = f
+    if (cfg & _FMT_MASK) == _B32_FMT:
+        for i in range(a.size):
+            r, f = _fma_i(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), _B32_FMT | (cfg & ~_FMT_MASK))
+            out[i] = r
+            fl[i] = f
+    else:
+        for i in range(a.size):
+            r, f = _fma_i(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
+            out[i] = r
+            fl[i] = f
 
 
 @njit(cache=True, error_model='numpy')
