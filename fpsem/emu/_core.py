@@ -379,6 +379,19 @@ def sqrt_s(a, cfg):
 def fma_s(a, b, c, cfg):
     """a*b + c with one rounding. The product is exact (2P <= 48 bits)."""
     P = cfg & 31
+    EB = (cfg >> 5) & 31
+    emask = (1 << EB) - 1
+    Ea = (a >> (P - 1)) & emask
+    Eb = (b >> (P - 1)) & emask
+    Ec = (c >> (P - 1)) & emask
+    if (Ea != 0) & (Ea != emask) & (Eb != 0) & (Eb != emask) & (Ec != 0) & (Ec != emask):
+        # all three normal (the common case): decode without classifying
+        hid = 1 << (P - 1)
+        bias = (1 << (EB - 1)) - 1
+        sh = P + EB - 1
+        return _fma_fin(P, ((a >> sh) ^ (b >> sh)) & 1, Ea + Eb - 2 * bias,
+                        (a & (hid - 1)) | hid, (b & (hid - 1)) | hid,
+                        (c >> sh) & 1, Ec - bias, (c & (hid - 1)) | hid, cfg)
     ca, sa, ea, ma = unpack(a, cfg)
     cb, sb, eb, mb = unpack(b, cfg)
     cc, sc, ec, mc = unpack(c, cfg)
@@ -416,10 +429,17 @@ def fma_s(a, b, c, cfg):
                 return pack_zero(sp, cfg), 0
             return pack_zero(exact_zero_sign(cfg), cfg), 0
         return norm_pack(sc, mc, ec - (P - 1), cfg)
-    prod = ma * mb
-    lp = ea + eb - 2 * (P - 1)
     if cc == ZERO:
-        return norm_pack(sp, prod, lp, cfg)
+        return norm_pack(sp, ma * mb, ea + eb - 2 * (P - 1), cfg)
+    return _fma_fin(P, sp, ea + eb, ma, mb, sc, ec, mc, cfg)
+
+
+@njit(cache=True, error_model='numpy', inline='always')
+def _fma_fin(P, sp, eab, ma, mb, sc, ec, mc, cfg):
+    """(-1)**sp ma mb 2**(eab - 2P + 2) + (-1)**sc mc 2**(ec - P + 1), all nonzero
+    finite (normalised significands), rounded once."""
+    prod = ma * mb
+    lp = eab - 2 * (P - 1)
     kp = msb(prod)
     Ap = prod << (61 - kp)
     ep = lp + kp  # exponent of the msb
