@@ -11,12 +11,10 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, prange
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
 from ..emu._kernels import bits_f64, f64_bits
+from ..emu._kernels import fma_hw as _fma_hw
 
 _NJ = dict(cache=True, error_model="numpy", boundscheck=False)
 
@@ -428,24 +426,6 @@ def ordered_dot(a, b, order):
 
 
 # ------------------------------------------------------------------ fma_chain
-@intrinsic
-def _fma_hw(typingctx, x, y, z):
-    """fma(x, y, z) for float32 or float64 operands of one type: LLVM's
-    llvm.fma intrinsic, defined as libm fma, i.e. the exact x*y + z rounded
-    once to the operand format (RNE in the default environment). It compiles to
-    the FMA instruction where the CPU has one (x86 FMA3, IEEE 754 fusedMultiplyAdd,
-    no FTZ/DAZ in numba's default MXCSR) and to a call of libm fmaf/fma otherwise;
-    LLVM never splits it into a rounded product and a rounded sum."""
-    if not (isinstance(x, types.Float) and x == y == z):
-        return None
-    lt, name = (ir.FloatType(), "llvm.fma.f32") if x.bitwidth == 32 else (ir.DoubleType(), "llvm.fma.f64")
-
-    def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lt, [lt, lt, lt]), name)
-        return builder.call(fn, args)
-    return x(x, x, x), codegen
-
-
 @njit(parallel=True, **_NJ)
 def fma_dot_hw(a, b):
     """(B, m, k) @ (B, k, n), fma_chain: s = +0; s = fma(a_k, b_k, s), k ascending,

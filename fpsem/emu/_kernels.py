@@ -412,17 +412,21 @@ def _rne_div(af, bf, out, fl):
 
 
 @intrinsic
-def _fma32(typingctx, x, y, z):
-    """binary32 fma, rounded once (LLVM's llvm.fma.f32: the FMA instruction, or
-    libm fmaf on a CPU without one; never split into two roundings)."""
-    if not (x == y == z == types.float32):
+def fma_hw(typingctx, x, y, z):
+    """fma(x, y, z) for float32 or float64 operands of one type: LLVM's
+    llvm.fma intrinsic, defined as libm fma, i.e. the exact x*y + z rounded
+    once to the operand format (RNE in the default environment). It compiles to
+    the FMA instruction where the CPU has one (x86 FMA3, IEEE 754 fusedMultiplyAdd,
+    no FTZ/DAZ in numba's default MXCSR) and to a call of libm fmaf/fma otherwise;
+    LLVM never splits it into a rounded product and a rounded sum."""
+    if not (isinstance(x, types.Float) and x == y == z):
         return None
+    lt, name = (ir.FloatType(), "llvm.fma.f32") if x.bitwidth == 32 else (ir.DoubleType(), "llvm.fma.f64")
 
     def codegen(context, builder, signature, args):
-        f = ir.FloatType()
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f, [f, f, f]), "llvm.fma.f32")
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lt, [lt, lt, lt]), name)
         return builder.call(fn, args)
-    return types.float32(types.float32, types.float32, types.float32), codegen
+    return x(x, x, x), codegen
 
 
 _SQRT_EXACT_MIN = np.float32(2.0 ** -100)
@@ -437,7 +441,7 @@ def _rne_sqrt(af, out, fl):
     for i in range(af.size):
         x = af[i]
         r = np.sqrt(x)
-        inx = _fma32(r, r, -x) != np.float32(0.0)
+        inx = fma_hw(r, r, -x) != np.float32(0.0)
         ok = (r > MIN_NORMAL32) & (r < FLT_MAX32) & (x >= _SQRT_EXACT_MIN)
         out[i] = f32_bits(r)
         fl[i] = (_F_INX if inx else _F_NONE) if ok else SLOW

@@ -53,10 +53,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
+from ._kernels import bits_f64, f32_bits, f64_bits
 from ._core import (INEXACT, INF, INVALID, DIVZERO, QNAN, ZERO, default_nan, inf_bits,
                     norm_pack, overflow, pack_zero, propagate1, unpack)
 
@@ -260,31 +259,6 @@ _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12 = _E[2:]
 _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8 = [1.0 / (2 * j + 1) for j in range(1, 9)]
 
 
-@intrinsic
-def _f32_bits(typingctx, x):
-    """Reinterpret a float32 as int32 (no conversion); a private copy of the
-    _kernels helper."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def _f64_bits(typingctx, x):
-    """Reinterpret a float64 as int64 (no conversion)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _bits_f64(typingctx, x):
-    """Reinterpret an int64 as float64 (no conversion)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
-
-
 @njit(cache=True, error_model='numpy', inline='always')
 def _reduce_ln2(x):
     """(k, r, 2**k) with k = rint(x / ln 2) and r = x - k ln 2 up to 2**-54 absolute,
@@ -301,8 +275,27 @@ def _reduce_ln2(x):
     kf = t - _MAGIC
     k = np.int64(kf)
     r = (x - kf * _LN2_HI) - kf * _LN2_LO
-    scale = _bits_f64((k + 1023) << 52)  # 2**k, exact (|k| <= 185: binary64 normal)
+    scale = bits_f64((k + 1023) << 52)  # 2**k, exact (|k| <= 185: binary64 normal)
     return k, r, scale
+
+
+@njit(cache=True, error_model='numpy', inline='always')
+def _expm1_q(r):
+    """Horner value of Q(r) = 1 + r/2! + ... + r**11/12!, the degree-11 Taylor
+    polynomial of (e**r - 1)/r (coefficients _E2.._E12): e**r ~ 1 + r Q(r) for
+    _poly_exp, expm1(r) ~ r Q(r) for _poly_tanh (their docstrings bound it)."""
+    q = _E12
+    q = q * r + _E11
+    q = q * r + _E10
+    q = q * r + _E9
+    q = q * r + _E8
+    q = q * r + _E7
+    q = q * r + _E6
+    q = q * r + _E5
+    q = q * r + _E4
+    q = q * r + _E3
+    q = q * r + _E2
+    return q * r + 1.0
 
 
 @njit(cache=True, error_model='numpy', inline='always')
@@ -316,20 +309,7 @@ def _poly_exp(x):
     error of r (< 2**-54 absolute) moves e**r by < 2**-53.9 relatively; scaling by
     2**k is exact. Total < 2**-47 (proven bound used: 2**-45)."""
     k, r, scale = _reduce_ln2(x)
-    q = _E12
-    q = q * r + _E11
-    q = q * r + _E10
-    q = q * r + _E9
-    q = q * r + _E8
-    q = q * r + _E7
-    q = q * r + _E6
-    q = q * r + _E5
-    q = q * r + _E4
-    q = q * r + _E3
-    q = q * r + _E2
-    q = q * r + 1.0
-    q = q * r + 1.0
-    return q * scale
+    return (_expm1_q(r) * r + 1.0) * scale
 
 
 @njit(cache=True, error_model='numpy', inline='always')
@@ -352,19 +332,7 @@ def _poly_tanh(x):
     plus two roundings (2u). Total < 2**-46.5 (proven bound used: 2**-45)."""
     z = 2.0 * abs(x)
     k, r, scale = _reduce_ln2(z)
-    q = _E12
-    q = q * r + _E11
-    q = q * r + _E10
-    q = q * r + _E9
-    q = q * r + _E8
-    q = q * r + _E7
-    q = q * r + _E6
-    q = q * r + _E5
-    q = q * r + _E4
-    q = q * r + _E3
-    q = q * r + _E2
-    q = q * r + 1.0
-    p = r * q
+    p = r * _expm1_q(r)
     em = scale * p + (scale - 1.0)  # k = 0: exactly p
     t = em / (em + 2.0)
     return -t if x < 0 else t
@@ -387,9 +355,9 @@ def _poly_log(x):
     0.693, so |y| >= 0.34657 >= |L| (1 - 2**-40) and |k ln 2| <= 2 |y|; the product
     k RN53(ln 2) is off by 2 * 2**-53 of |k ln 2|, the sum rounds once: relative error
     < 2**-53 + 4 * 2**-53 + 2**-48 (1 + 2**-40) < 2**-47.5 (proven bound used: 2**-45)."""
-    b = _f64_bits(x)
+    b = f64_bits(x)
     k = (b - _SQRT_HALF_BITS) >> 52
-    m = _bits_f64(b - (k << 52))
+    m = bits_f64(b - (k << 52))
     f = m - 1.0
     s = f / (2.0 + f)
     w = s * s
@@ -564,12 +532,12 @@ def _decide(y, eps, mode):
     f2 = np.float32(hi)
     a1 = abs(f1)
     ok = (f1 == f2) & (a1 > _MIN_NORMAL32) & (a1 < _FLT_MAX32)
-    b = np.int64(_f32_bits(f1))
+    b = np.int64(f32_bits(f1))
     if mode == 0:
         return ok, b
     if mode == 4:
-        lb = _f64_bits(lo) & 0x1FFFFFFF
-        hb = _f64_bits(hi) & 0x1FFFFFFF
+        lb = f64_bits(lo) & 0x1FFFFFFF
+        hb = f64_bits(hi) & 0x1FFFFFFF
         return ok & (lb != 0x10000000) & (hb != 0x10000000), b
     af = np.float64(a1)
     alo = abs(lo)
@@ -619,7 +587,7 @@ def _pass1(fn, mode, daz, af, out, fl):
             if fn == 1:  # exp2 of an integer is exact
                 ok = ok & (x != math.floor(x))
             elif fn == 8:  # rsqrt: exact only for powers of 2 (some): leave all of them to elem_s
-                T = _f32_bits(xf) & 0x7FFFFF
+                T = f32_bits(xf) & 0x7FFFFF
                 ok = ok & (T & (T - 1) != 0) & (T != 0)
             y = _libm(fn, x)
             eps = EPS
