@@ -50,13 +50,29 @@ def _ctlz64(typingctx, x):
     return types.int64(x), codegen
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@intrinsic
+def sel(typingctx, c, a, b):
+    """`a if c else b` for int64 a, b as a select marked !unpredictable, which
+    keeps LLVM from turning it into a branch (on random data such a branch
+    mispredicts half the time; LLVM did that to add's operand swap once the
+    routine was inlined into its loop, doubling the time per element)."""
+    def codegen(context, builder, signature, args):
+        cond = context.cast(builder, args[0], signature.args[0], types.boolean)
+        x = context.cast(builder, args[1], signature.args[1], types.int64)
+        y = context.cast(builder, args[2], signature.args[2], types.int64)
+        r = builder.select(cond, x, y)
+        r.set_metadata("unpredictable", builder.module.add_metadata([]))
+        return r
+    return types.int64(c, a, b), codegen
+
+
+@njit(cache=True, error_model='numpy', forceinline=True)
 def msb(x):
     """Index of the most significant set bit of 0 < x < 2**63."""
     return 63 - _ctlz64(x)
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def jam(x, n):
     """Shift right by n >= 0, OR-ing every bit shifted out into bit 0 (sticky).
     Branch-free (the shift distance is data: branches would mispredict)."""
@@ -65,7 +81,7 @@ def jam(x, n):
     return (x >> nn) | np.int64(lost != 0)
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def fmt_params(cfg):
     P = cfg & 31
     EB = (cfg >> 5) & 31
@@ -76,7 +92,7 @@ def fmt_params(cfg):
     return P, EB, bias, emin, emax, nospec
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def inf_bits(cfg):
     """Encoding of +inf; for e4m3 the positive NaN (what overflow saturates to)."""
     P, EB, bias, emin, emax, nospec = fmt_params(cfg)
@@ -86,7 +102,7 @@ def inf_bits(cfg):
     return b
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def default_nan(cfg):
     P = cfg & 31
     EB = (cfg >> 5) & 31
@@ -103,7 +119,7 @@ def default_nan(cfg):
     return e | q  # arm
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def unpack(b, cfg):
     """(class, sign, e, m): finite nonzero values are m * 2**(e - (P-1)) with
     2**(P-1) <= m < 2**P (subnormals normalised). DAZ applied here."""
@@ -130,7 +146,7 @@ def unpack(b, cfg):
     return FIN, s, E - bias, T | (1 << (P - 1))
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def quiet(b, cfg):
     P = cfg & 31
     nanp = (cfg >> 16) & 3
@@ -141,7 +157,7 @@ def quiet(b, cfg):
     return b | (1 << (P - 2))
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def propagate2(a, ca, b, cb, cfg):
     """NaN result of a binary op where at least one operand is NaN."""
     fl = 0
@@ -158,37 +174,42 @@ def propagate2(a, ca, b, cb, cfg):
     return quiet(b, cfg), fl
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def propagate1(a, ca, cfg):
     fl = INVALID if ca == SNAN else 0
     return quiet(a, cfg), fl
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def pack_zero(s, cfg):
     P = cfg & 31
     EB = (cfg >> 5) & 31
     return s << (P + EB - 1)
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def round_inc(m, rb, half, mode, s):
-    """Increment (0/1) for truncated value m with discarded bits rb (half = the
-    weight of one half ulp) under `mode` for sign s. Branch-free in the data
-    (the mode is the same for a whole loop; rb and m are random)."""
-    nz = np.int64(rb != 0)
-    if mode == RNE:
-        return np.int64(rb > half) | (np.int64(rb == half) & (m & 1))
-    if mode == RNA:
-        return np.int64(rb >= half)
-    if mode == RUP:
-        return nz & (1 - s)
-    if mode == RDN:
-        return nz & s
-    return np.int64(0)
+    """Increment (0/1) for truncated value m with discarded bits rb (0 <= rb <
+    2*half <= 2**61; half = the weight of one half ulp) under `mode` for sign s.
+
+    One comparison for every mode, rb + t > half, with
+      rne  t = m & 1               (above half, or exactly half with m odd)
+      rna  t = 1                   (half or above)
+      rup  t = half, or -2**62 if s  (anything discarded, positive only)
+      rdn  t = half if s, or -2**62  (anything discarded, negative only)
+      rtz  t = -2**62              (never)
+    The per-mode constants are loop-invariant and the rest is arithmetic: no
+    branch on the data and none on the mode (a mode branch inside a loop gets
+    the loop unswitched into five copies that LLVM then optimises unevenly)."""
+    big = np.int64(1) << 62
+    a = (np.int64(mode == RNA) + (np.int64(mode == RUP) * half)
+         - np.int64((mode == RTZ) | (mode == RDN)) * big)
+    bm = -np.int64(mode == RNE)
+    cs = np.int64(mode == RDN) * (half + big) - np.int64(mode == RUP) * big
+    return np.int64(rb + a + (m & 1 & bm) + (cs & -s) > half)
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def round_pack(s, e, sig, cfg):
     """THE rounding routine. The exact (or sticky-jammed) value is
     (-1)**s * sig * 2**(e - 62) with 2**62 <= sig < 2**63. Returns (bits, flags)."""
@@ -197,7 +218,6 @@ def round_pack(s, e, sig, cfg):
     shift = 63 - P
     half = 1 << (shift - 1)
     mask = (1 << shift) - 1
-    flags = 0
     sbit = s << (P + EB - 1)
     tiny = False
     if e < emin:
@@ -221,16 +241,15 @@ def round_pack(s, e, sig, cfg):
     # m may be 2**P (carry) or, below emin, anything up to 2**(P-1) (subnormal);
     # the biased-exponent-minus-one trick makes the carry land in the exponent.
     bits = ((e + bias - 1) << (P - 1)) + m
-    if rb != 0:
-        flags = INEXACT
-        if tiny:
-            flags |= UNDERFLOW
+    # arithmetic, not a branch: whether a sum is exact is data (cancellation)
+    nz = np.int64(rb != 0)
+    flags = (nz * INEXACT) | ((nz & np.int64(tiny)) * UNDERFLOW)
     if bits >= inf_bits(cfg):
         return overflow(s, cfg)
     return bits | sbit, flags
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def overflow(s, cfg):
     mode = (cfg >> 10) & 7
     P = cfg & 31
@@ -243,14 +262,14 @@ def overflow(s, cfg):
     return (ib - 1) | sbit, OVERFLOW | INEXACT
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def norm_pack(s, S, lsb, cfg):
     """Round (-1)**s * S * 2**lsb for 0 < S < 2**63 (sticky already in bit 0 if any)."""
     k = msb(S)
     return round_pack(s, lsb + k, S << (62 - k), cfg)  # k <= 62: shift >= 0
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def exact_zero_sign(cfg):
     """Sign of an exact zero sum of opposite-signed operands (IEEE 754-2019 6.3)."""
     return 1 if ((cfg >> 10) & 7) == RDN else 0
@@ -262,7 +281,19 @@ def exact_zero_sign(cfg):
 
 @njit(cache=True, error_model='numpy')
 def add_s(a, b, cfg, neg):
+    """a + b (neg=0) or a - b (neg=1), rounded once."""
     P = cfg & 31
+    EB = (cfg >> 5) & 31
+    emask = (1 << EB) - 1
+    Ea = (a >> (P - 1)) & emask
+    Eb = (b >> (P - 1)) & emask
+    if (Ea != 0) & (Ea != emask) & (Eb != 0) & (Eb != emask):
+        # both normal (the common case): decode without classifying
+        hid = 1 << (P - 1)
+        bias = (1 << (EB - 1)) - 1
+        sh = P + EB - 1
+        return _add_fin(P, (a >> sh) & 1, Ea - bias, (a & (hid - 1)) | hid,
+                        ((b >> sh) & 1) ^ neg, Eb - bias, (b & (hid - 1)) | hid, cfg)
     ca, sa, ea, ma = unpack(a, cfg)
     cb, sb, eb, mb = unpack(b, cfg)
     if ca >= QNAN or cb >= QNAN:
@@ -282,20 +313,37 @@ def add_s(a, b, cfg, neg):
         return norm_pack(sb, mb, eb - (P - 1), cfg)
     if cb == ZERO:
         return norm_pack(sa, ma, ea - (P - 1), cfg)
-    # larger magnitude first; selects, not branches (the order is random data)
-    sw = np.int64((ea < eb) | ((ea == eb) & (ma < mb)))
-    msk = -sw
-    s1 = sa ^ ((sa ^ sb) & msk)
-    e1 = ea ^ ((ea ^ eb) & msk)
-    e2 = eb ^ ((ea ^ eb) & msk)
-    m1 = ma ^ ((ma ^ mb) & msk)
-    m2 = mb ^ ((ma ^ mb) & msk)
-    A = m1 << (62 - P)  # msb at 61: room for a carry
-    B = jam(m2 << (62 - P), e1 - e2)
-    S = A + B - 2 * B * np.int64(sa != sb)
-    if S == 0:
+    return _add_fin(P, sa, ea, ma, sb, eb, mb, cfg)
+
+
+@njit(cache=True, error_model='numpy', forceinline=True)
+def _add_fin(P, sa, ea, ma, sb, eb, mb, cfg):
+    """(-1)**sa ma 2**(ea-P+1) + (-1)**sb mb 2**(eb-P+1), both nonzero finite
+    (normalised significands), rounded once."""
+    return _sum_pack(sa, ea, ma << (62 - P), sb, eb, mb << (62 - P), cfg)
+
+
+@njit(cache=True, error_model='numpy', forceinline=True)
+def _sum_pack(sa, ea, A, sb, eb, B, cfg):
+    """Round (-1)**sa A 2**(ea-61) + (-1)**sb B 2**(eb-61), for 2**60 <= A, B <
+    2**62 (room for a carry at bit 62). The operand with the larger exponent is
+    kept, the other shifted right with sticky; their signed sum's sign is the
+    result's sign (if the exponents differ the kept one is the larger in
+    magnitude; if not, nothing was shifted and the sum is exact). Unpredictable
+    selects and a conditional negation, no branch on the operand order or sign:
+    both are random data."""
+    sw = ea < eb
+    e1 = sel(sw, eb, ea)
+    e2 = sel(sw, ea, eb)
+    s_hi = sel(sw, sb, sa)
+    s_lo = sel(sw, sa, sb)
+    hi = sel(sw, B, A)
+    lo = jam(sel(sw, A, B), e1 - e2)
+    T = ((hi ^ -s_hi) + s_hi) + ((lo ^ -s_lo) + s_lo)
+    if T == 0:
         return pack_zero(exact_zero_sign(cfg), cfg), 0
-    return norm_pack(s1, S, e1 - 61, cfg)
+    s1 = np.int64(T < 0)
+    return norm_pack(s1, (T ^ -s1) + s1, e1 - 61, cfg)
 
 
 @njit(cache=True, error_model='numpy')
@@ -434,7 +482,7 @@ def fma_s(a, b, c, cfg):
     return _fma_fin(P, sp, ea + eb, ma, mb, sc, ec, mc, cfg)
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def _fma_fin(P, sp, eab, ma, mb, sc, ec, mc, cfg):
     """(-1)**sp ma mb 2**(eab - 2P + 2) + (-1)**sc mc 2**(ec - P + 1), all nonzero
     finite (normalised significands), rounded once."""
@@ -443,19 +491,7 @@ def _fma_fin(P, sp, eab, ma, mb, sc, ec, mc, cfg):
     kp = msb(prod)
     Ap = prod << (61 - kp)
     ep = lp + kp  # exponent of the msb
-    Ac = mc << (62 - P)
-    ecm = ec  # exponent of msb of c
-    # larger magnitude first; selects, not branches (the order is random data)
-    msk = -np.int64((ep < ecm) | ((ep == ecm) & (Ap < Ac)))
-    s1 = sp ^ ((sp ^ sc) & msk)
-    e1 = ep ^ ((ep ^ ecm) & msk)
-    e2 = ecm ^ ((ep ^ ecm) & msk)
-    A = Ap ^ ((Ap ^ Ac) & msk)
-    B = jam(Ac ^ ((Ap ^ Ac) & msk), e1 - e2)
-    S = A + B - 2 * B * np.int64(sp != sc)
-    if S == 0:
-        return pack_zero(exact_zero_sign(cfg), cfg), 0
-    return norm_pack(s1, S, e1 - 61, cfg)
+    return _sum_pack(sp, ep, Ap, sc, ec, mc << (62 - P), cfg)
 
 
 # --------------------------------------------------------------------------

@@ -38,77 +38,119 @@ SLOW = np.uint8(255)
 
 # ---------------------------------------------------------------- reference loops
 
-# The loops inline mul/div/sqrt/fma at the numba IR level (measured 15-30% faster
-# per element than a call); add stays a call (inlining it into the loop measured
-# slower) to a copy specialised on the format.
-_INL = dict(error_model='numpy', inline='always')
+# Each op's loop inlines its scalar routine at the LLVM level (forceinline: one
+# typed copy, inlined by LLVM; numba's IR-level inline='always' re-typed the
+# whole routine at every call site and took 20-50 s to compile a kernel), and
+# `_specialised` instantiates the loop once per rounding mode, and for binary32
+# also with the format bits constant, so that LLVM folds the mode and format
+# arithmetic of the rounding routine: a runtime mode costs 30-40% per element.
+# LLVM sees the constant bits through `const | (cfg & ~mask)`.
+_INL = dict(error_model='numpy', forceinline=True)
 _mul_i = njit(**_INL)(mul_s.py_func)
 _div_i = njit(**_INL)(div_s.py_func)
 _sqrt_i = njit(**_INL)(sqrt_s.py_func)
 _fma_i = njit(**_INL)(fma_s.py_func)
-_add_inl = njit(**_INL)(add_s.py_func)
-# binary32's format field of cfg (P, EB, specials): the binary32 loop of add
-# calls a copy compiled with it as a constant, `_B32_FMT | (cfg & ~_FMT_MASK)`
-# (LLVM sees the constant bits through the OR and folds the format arithmetic).
+_add_i = njit(**_INL)(add_s.py_func)
+# binary32's format field of cfg (P, EB, specials) and the mode field
 _B32_FMT = 24 | (8 << 5)
 _FMT_MASK = 1023 | (1 << 18)
+_MODE_MASK = 7 << 10
 
 
-@njit(cache=True, error_model='numpy')
-def _add_b32(a, b, cfg, neg):
-    return _add_inl(a, b, _B32_FMT | (cfg & ~_FMT_MASK), neg)
-
-
-@njit(cache=True, error_model='numpy')
-def k_add(a, b, cfg, neg, out, fl):
+@njit(cache=True, error_model='numpy', forceinline=True)
+def _specialised(loop, a, b, c, cfg, neg, out, fl):
+    """loop(a, b, c, cfg', neg, out, fl) with cfg' == cfg, its mode field (and
+    binary32's format field) visible to LLVM as constants."""
+    m = (cfg >> 10) & 7
+    r = cfg & ~_MODE_MASK
     if (cfg & _FMT_MASK) == _B32_FMT:
-        for i in range(a.size):
-            r, f = _add_b32(np.int64(a[i]), np.int64(b[i]), cfg, neg)
-            out[i] = r
-            fl[i] = f
+        r = _B32_FMT | (r & ~_FMT_MASK)
+        if m == 0:
+            loop(a, b, c, r, neg, out, fl)
+        elif m == 1:
+            loop(a, b, c, r | (1 << 10), neg, out, fl)
+        elif m == 2:
+            loop(a, b, c, r | (2 << 10), neg, out, fl)
+        elif m == 3:
+            loop(a, b, c, r | (3 << 10), neg, out, fl)
+        else:
+            loop(a, b, c, r | (4 << 10), neg, out, fl)
     else:
-        for i in range(a.size):
-            r, f = add_s(np.int64(a[i]), np.int64(b[i]), cfg, neg)
-            out[i] = r
-            fl[i] = f
+        if m == 0:
+            loop(a, b, c, r, neg, out, fl)
+        elif m == 1:
+            loop(a, b, c, r | (1 << 10), neg, out, fl)
+        elif m == 2:
+            loop(a, b, c, r | (2 << 10), neg, out, fl)
+        elif m == 3:
+            loop(a, b, c, r | (3 << 10), neg, out, fl)
+        else:
+            loop(a, b, c, r | (4 << 10), neg, out, fl)
 
 
-@njit(cache=True, error_model='numpy')
-def k_mul(a, b, cfg, out, fl):
+@njit(error_model='numpy', forceinline=True)
+def _add_loop(a, b, c, cfg, neg, out, fl):
+    for i in range(a.size):
+        r, f = _add_i(np.int64(a[i]), np.int64(b[i]), cfg, neg)
+        out[i] = r
+        fl[i] = f
+
+
+@njit(error_model='numpy', forceinline=True)
+def _mul_loop(a, b, c, cfg, neg, out, fl):
     for i in range(a.size):
         r, f = _mul_i(np.int64(a[i]), np.int64(b[i]), cfg)
         out[i] = r
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
-def k_div(a, b, cfg, out, fl):
+@njit(error_model='numpy', forceinline=True)
+def _div_loop(a, b, c, cfg, neg, out, fl):
     for i in range(a.size):
         r, f = _div_i(np.int64(a[i]), np.int64(b[i]), cfg)
         out[i] = r
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
-def k_sqrt(a, cfg, out, fl):
+@njit(error_model='numpy', forceinline=True)
+def _sqrt_loop(a, b, c, cfg, neg, out, fl):
     for i in range(a.size):
         r, f = _sqrt_i(np.int64(a[i]), cfg)
         out[i] = r
         fl[i] = f
 
 
+@njit(error_model='numpy', forceinline=True)
+def _fma_loop(a, b, c, cfg, neg, out, fl):
+    for i in range(a.size):
+        r, f = _fma_i(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
+        out[i] = r
+        fl[i] = f
+
+
+@njit(cache=True, error_model='numpy')
+def k_add(a, b, cfg, neg, out, fl):
+    _specialised(_add_loop, a, b, a, cfg, neg, out, fl)
+
+
+@njit(cache=True, error_model='numpy')
+def k_mul(a, b, cfg, out, fl):
+    _specialised(_mul_loop, a, b, a, cfg, 0, out, fl)
+
+
+@njit(cache=True, error_model='numpy')
+def k_div(a, b, cfg, out, fl):
+    _specialised(_div_loop, a, b, a, cfg, 0, out, fl)
+
+
+@njit(cache=True, error_model='numpy')
+def k_sqrt(a, cfg, out, fl):
+    _specialised(_sqrt_loop, a, a, a, cfg, 0, out, fl)
+
+
 @njit(cache=True, error_model='numpy')
 def k_fma(a, b, c, cfg, out, fl):
-    if (cfg & _FMT_MASK) == _B32_FMT:
-        for i in range(a.size):
-            r, f = _fma_i(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), _B32_FMT | (cfg & ~_FMT_MASK))
-            out[i] = r
-            fl[i] = f
-    else:
-        for i in range(a.size):
-            r, f = _fma_i(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
-            out[i] = r
-            fl[i] = f
+    _specialised(_fma_loop, a, b, c, cfg, 0, out, fl)
 
 
 @njit(cache=True, error_model='numpy')
