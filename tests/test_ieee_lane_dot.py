@@ -2,6 +2,8 @@
 policy) against the pure reference loops, bit for bit, flags included."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -30,7 +32,7 @@ def _operands(rng, shape, specials):
 @pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("specials", [False, True])
 def test_lane_dot_matches_reference(mode, subn, fused, specials):
-    rng = np.random.default_rng(hash((mode, subn, fused, specials)) % 2 ** 32)
+    rng = np.random.default_rng(zlib.crc32(repr((mode, subn, fused, specials)).encode()))
     cfg = E.cfg(mode, ftz=subn, daz=subn)
     for B, m, k, n in [(1, 3, 1, 5), (2, 4, 9, 7), (1, 5, 33, 11)]:
         a = _operands(rng, (B, m, k), specials)
@@ -44,7 +46,7 @@ def test_lane_dot_matches_reference(mode, subn, fused, specials):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("subn", [False, True])
 def test_lane_sum_matches_reference(mode, subn):
-    rng = np.random.default_rng(hash((mode, subn)) % 2 ** 32)
+    rng = np.random.default_rng(zlib.crc32(repr((mode, subn)).encode()))
     cfg = E.cfg(mode, ftz=subn, daz=subn, tininess="before" if subn else "after")
     for R, n in [(3, 1), (4, 17), (6, 64)]:
         x = _operands(rng, (R, n), True)

@@ -4,6 +4,8 @@ pieces with the domain's add, the fma32 (round-to-odd) fma_chain kernel, the
 ieee32 reference path (exact_flags=True: the emulator's integer kernels) and the
 schedules of fpsem.order. Bit for bit, signed zeros, infinities, overflow and
 subnormal results included; NaN payloads through the domains. No timing here."""
+import zlib
+
 import numpy as np
 import pytest
 
@@ -127,7 +129,7 @@ def test_program_is_the_order_schedule(order):
 @pytest.mark.parametrize("order", ALL)
 @pytest.mark.parametrize("special", [0.0, 0.05])
 def test_kernel_equals_composition_float32(order, special):
-    rng = np.random.default_rng(hash((order, special)) % 2 ** 32)
+    rng = np.random.default_rng(zlib.crc32(repr((order, special)).encode()))
     o = parse_order(order)
     ref = _composed_f(F32)
     for B, m, k, n in SHAPES:
@@ -203,8 +205,10 @@ def test_fma_hw_equals_round_to_odd_near_midpoints():
 def test_ieee32_fast_equals_reference_path(order):
     """ieee32 (fast kernels) == ieee32 with exact_flags=True (the emulator's
     reference kernels and adds) == the composition, bit for bit, NaN payloads too;
-    and the ordered float32 domain gives the same bits."""
-    rng = np.random.default_rng(hash(order) % 2 ** 32)
+    and the ordered float32 domain gives the same bits up to NaN payloads (native
+    float32 leaves them to the compiler: LLVM may commute an add's operands, and
+    which NaN x86 returns depends on the order)."""
+    rng = np.random.default_rng(zlib.crc32(repr(order).encode()))
     D = fpsem.domain("ieee32", acc=order)
     R = fpsem.domain("ieee32", acc=order, exact_flags=True)
     F = fpsem.domain("float32", acc=order)
@@ -216,7 +220,7 @@ def test_ieee32_fast_equals_reference_path(order):
             assert _same(got, D._dot_composed(a, b, D.acc)), (order, (B, m, k, n))
             with np.errstate(all="ignore"):
                 f = F.dot(a, b)
-            assert _same(f, F._dot_composed(a, b, F.acc))
+            assert _same_or_nan(f, F._dot_composed(a, b, F.acc))
             assert _same_or_nan(f, got)
 
 

@@ -10,7 +10,10 @@ the BLAS GEMM for dot: their order is unspecified (it depends on the BLAS build,
 the CPU, threads and blocking) and only the order-free bound applies. Any
 declared order (sequential, pairwise, blocked(k), tree(w), fma_chain,
 exact_then_round) is honoured exactly with numba kernels, so an ordered float32
-run is bit-identical to the same order in `ieee32`.
+run is bit-identical to the same order in `ieee32`, except for the payload and
+sign of NaN results: those are the host's and the compiler's (LLVM may commute
+an add's operands, and x86 returns the first NaN operand); `ieee32` fixes them
+by its NaN preset.
 
 Only round-to-nearest-even without flush-to-zero is available: numpy exposes no
 other rounding mode, so asking for one is an error, never silently ignored.

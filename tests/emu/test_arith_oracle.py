@@ -4,6 +4,7 @@ mode under FPSEM_PROFILE=thorough)."""
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ def test_binary_edges(op, mode):
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "fma", "sqrt"])
 def test_random_sweep(op, mode):
     fmt = F.binary32
-    rng = np.random.default_rng(hash((op, mode)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((op, mode)).encode()))
     arity = {"sqrt": 1, "fma": 3}.get(op, 2)
     n = sweep_n(1500)
     args = random_operands(rng, n, fmt, arity)
