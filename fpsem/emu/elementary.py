@@ -94,7 +94,7 @@ def _perturbed(base, direction, cfg):
     return norm_pack(s, S, e - (P - 1) - 38, cfg)
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def _libm(fn, x):
     if fn == 0:
         return math.exp(x)
@@ -259,7 +259,7 @@ _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12 = _E[2:]
 _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8 = [1.0 / (2 * j + 1) for j in range(1, 9)]
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def _reduce_ln2(x):
     """(k, r, 2**k) with k = rint(x / ln 2) and r = x - k ln 2 up to 2**-54 absolute,
     for a binary32 value x with |x| < 128 (exact in binary64).
@@ -279,7 +279,7 @@ def _reduce_ln2(x):
     return k, r, scale
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def _expm1_q(r):
     """Horner value of Q(r) = 1 + r/2! + ... + r**11/12!, the degree-11 Taylor
     polynomial of (e**r - 1)/r (coefficients _E2.._E12): e**r ~ 1 + r Q(r) for
@@ -298,7 +298,7 @@ def _expm1_q(r):
     return q * r + 1.0
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def _poly_exp(x):
     """exp(x) for binary32 x with |x| < 104 (others: any finite value comes back).
 
@@ -312,7 +312,7 @@ def _poly_exp(x):
     return (_expm1_q(r) * r + 1.0) * scale
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def _poly_tanh(x):
     """tanh(x) for binary32 x with 0 < |x| < 10, as sign(x) em / (em + 2) with
     em = expm1(2|x|) in [0, e**20).
@@ -338,7 +338,7 @@ def _poly_tanh(x):
     return -t if x < 0 else t
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def _poly_log(x):
     """log(x) for a positive finite binary32 x (any, subnormals included: x is a
     normal binary64) other than 1.
@@ -383,7 +383,7 @@ _S1, _S2, _S3, _S4, _S5, _S6, _S7 = [(-1.0) ** i / math.factorial(2 * i + 1) for
 _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8 = [(-1.0) ** i / math.factorial(2 * i) for i in range(1, 9)]
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def _poly_sincos(x, cosine):
     """(y, eps): sin(x) (cos(x) when cosine) for binary32 x with |x| < 2**16, with
     a per-lane proven relative error bound eps (u = 2**-53).
@@ -466,7 +466,7 @@ def _erf_tables():
 _ERF0, _ERF_TAB = _erf_tables()
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(cache=True, error_model='numpy', forceinline=True)
 def _poly_erf(x):
     """erf(x) for binary32 x with 0 < |x| < 4 (u = 2**-53).
 
