@@ -185,21 +185,21 @@ _PHI = 2.0 ** -53 + 2.0 ** -105
 _ETA = 2.0 ** -1074
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _succ(r):
     if r == -_INF:
         return -_MAXF
     return r + (_PHI * abs(r) + _ETA)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _pred(r):
     if r == _INF:
         return _MAXF
     return r - (_PHI * abs(r) + _ETA)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _sadd_dn(a, b):
     """Lower bound of a + b, exact when the sum is (TwoSum, Knuth 1969: a + b == s + e
     exactly when s is finite). Widened unless e >= 0 is proven (a NaN e, from an
@@ -214,7 +214,7 @@ def _sadd_dn(a, b):
     return _pred(s)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _sadd_up(a, b):
     s = a + b
     if not abs(s) < _INF:
@@ -226,7 +226,7 @@ def _sadd_up(a, b):
     return _succ(s)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _smul_dn(a, b):
     """A product with a zero factor is exactly 0 (also 0 * inf: a factor 0 makes the
     product of the sets {0}); any other product is moved outward."""
@@ -235,21 +235,21 @@ def _smul_dn(a, b):
     return _pred(a * b)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _smul_up(a, b):
     if a == 0.0 or b == 0.0:
         return 0.0
     return _succ(a * b)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _sdiv_dn(a, b):
     if a == 0.0:
         return 0.0
     return _pred(a / b)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _sdiv_up(a, b):
     if a == 0.0:
         return 0.0
@@ -601,7 +601,7 @@ _EXP_CDN, _EXP_CUP = _EXP_C
 _EXPM1_CDN, _EXPM1_CUP = _EXPM1_C
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _shorner_dn(t, c):
     acc = c[c.size - 1]
     for i in range(c.size - 2, -1, -1):
@@ -609,7 +609,7 @@ def _shorner_dn(t, c):
     return acc
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, forceinline=True)
 def _shorner_up(t, c):
     acc = c[c.size - 1]
     for i in range(c.size - 2, -1, -1):
