@@ -8,8 +8,11 @@ orders, not approximations.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
+import threading
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -361,28 +364,36 @@ def _cdiv(x, y):
     return (x + y - 1) // y
 
 
-@njit(parallel=True, **_NJ)
 def prog_dot(a, b, prog, depth):
     """(B, m, k) @ (B, k, n) under the order compiled into `prog` (rows of
-    (op, k0, k1, ks), see above; `depth` stack slots); dtype of a."""
+    (op, k0, k1, ks), see above; `depth` stack slots); dtype of a. Output tiles
+    are split over threads (`_tiles_threaded`)."""
     B, m, k = a.shape
     n = b.shape[2]
     c = np.empty((B, m, n), dtype=a.dtype)
     nib, njb = _cdiv(m, PIB), _cdiv(n, PJB)
     nt = nib * njb
-    nops = prog.shape[0]
-    for blk in prange(B * nt):
+    _tiles_threaded(_prog_tiles, B * nt, B * m * n * k, (a, b, c, nt, nib, prog, depth))
+    return c
+
+
+@njit(nogil=True, **_NJ)
+def _prog_tiles(a, b, c, nt, nib, prog, depth, blk0, blk1):
+    """Output tiles blk0 <= blk < blk1 of prog_dot (tile blk: batch blk // nt,
+    row tiles innermost so consecutive tiles share one panel of b)."""
+    m, n = a.shape[1], b.shape[2]
+    st = np.empty((depth, PIB, PJB), dtype=a.dtype)
+    for blk in range(blk0, blk1):
         t = blk // nt
         r = blk - t * nt
-        jb = r // nib  # row tiles innermost: consecutive tiles share one panel of b
+        jb = r // nib
         ib = r - jb * nib
         i0, j0 = ib * PIB, jb * PJB
         i1, j1 = min(m, i0 + PIB), min(n, j0 + PJB)
         at, bt = a[t], b[t]
         nr, w = i1 - i0, j1 - j0
-        st = np.empty((depth, PIB, PJB), dtype=a.dtype)
         top = -1
-        for q in range(nops):
+        for q in range(prog.shape[0]):
             op, k0, k1, ks = prog[q, 0], prog[q, 1], prog[q, 2], prog[q, 3]
             if op == OP_SEQ:
                 top += 1
@@ -400,7 +411,38 @@ def prog_dot(a, b, prog, depth):
             cr, sr = ct[i0 + ii, j0:j1], st[0, ii, :w]
             for j in range(w):
                 cr[j] = sr[j]
-    return c
+
+
+# Threads for the tiled kernels: a nogil numba function run on contiguous tile
+# ranges from a small Python thread pool. (A numba parallel loop did the same at
+# the price of 4-7 s more compilation per dtype on a cold cache, which every first
+# `fpsem run` paid.) Tiles write disjoint outputs; the bits do not depend on the
+# split. The thread count follows numba's (NUMBA_NUM_THREADS, set_num_threads).
+_POOL = None
+_POOL_LOCK = threading.Lock()
+_MIN_PARALLEL_WORK = 1 << 18  # multiply-adds; below this one thread is faster
+
+
+def _pool(nthreads):
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < nthreads:
+            _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=nthreads,
+                                                          thread_name_prefix="fpsem-tiles")
+        return _POOL
+
+
+def _tiles_threaded(kernel, ntiles, work, args):
+    """kernel(*args, lo, hi) over 0 <= tile < ntiles, split over numba's thread count."""
+    nth = min(numba.get_num_threads(), ntiles)
+    if nth <= 1 or work < _MIN_PARALLEL_WORK:
+        kernel(*args, 0, ntiles)
+        return
+    cuts = [ntiles * i // nth for i in range(nth + 1)]
+    futs = [_pool(nth).submit(kernel, *args, cuts[i], cuts[i + 1]) for i in range(1, nth)]
+    kernel(*args, cuts[0], cuts[1])
+    for f in futs:
+        f.result()
 
 
 # ------------------------------------------------------------------ dispatch
