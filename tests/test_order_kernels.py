@@ -250,3 +250,47 @@ def test_empty_k():
             D = fpsem.domain(name, acc=order)
             out = D.dot(np.zeros((2, 0), dt), np.zeros((0, 3), dt))
             assert out.shape == (2, 3) and (out == 0).all() and not np.signbit(out).any()
+
+
+# ------------------------------------------------------------------ ordered row sums
+SUM_ORDERS = [o for o in ORDERS if not o.startswith("sequential")]
+
+
+@pytest.mark.parametrize("order", SUM_ORDERS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ordered_sum_equals_sum_rows_composition(order, dtype):
+    """K.ordered_sum (the dot program with unit weights) == _orders.sum_rows over the
+    domain's add, bit for bit, signed zeros, infinities, overflow and subnormals
+    included; NaN where the composition has NaN (payloads: the callers recompute)."""
+    rng = np.random.default_rng(zlib.crc32(repr((order, str(dtype))).encode()))
+    o = parse_order(order)
+    D = F32 if dtype == np.float32 else F64
+    seq = lambda r: K.seq_sum(np.ascontiguousarray(r))
+    for R, n in [(1, 1), (3, 2), (5, 7), (17, 33), (300, 100), (2, 513), (40, 768)]:
+        for special in (0.0, 0.05):
+            x = _data(rng, (R, n), dtype, special=special)
+            with np.errstate(all="ignore"):
+                got, want = K.ordered_sum(x, o), _orders.sum_rows(D, x, o, seq)
+            assert _same_or_nan(got, want), (order, R, n, special)
+    # overflow to ±inf and a subnormal total, exactly as the composition
+    fi = np.finfo(dtype)
+    x = np.array([[fi.max, fi.max, -fi.max, 1.0], [fi.tiny, -fi.tiny / 2, fi.smallest_subnormal, 0.0]], dtype)
+    with np.errstate(all="ignore"):
+        assert _same(K.ordered_sum(x, o), _orders.sum_rows(D, x, o, seq)), order
+
+
+@pytest.mark.parametrize("order", SUM_ORDERS)
+def test_domain_sums_use_the_kernel_and_keep_the_bits(order):
+    """ieee32 (fast: ordered_sum) == ieee32 with exact_flags=True (the emulator's
+    adds) bit for bit, NaN payloads too; float32 the same up to NaN payloads."""
+    rng = np.random.default_rng(zlib.crc32(repr(order).encode()))
+    D = fpsem.domain("ieee32", acc=order)
+    R_ = fpsem.domain("ieee32", acc=order, exact_flags=True)
+    F = fpsem.domain("float32", acc=order)
+    for shape in [(4, 9), (2, 3, 100), (50, 768)]:
+        for special in (0.0, 0.08):
+            x = _data(rng, shape, special=special)
+            got = D.sum(x, axis=-1)
+            assert _same(got, R_.sum(x, axis=-1)), (order, shape, special)
+            with np.errstate(all="ignore"):
+                assert _same_or_nan(F.sum(x, axis=-1), got), (order, shape, special)

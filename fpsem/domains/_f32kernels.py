@@ -467,6 +467,19 @@ def ordered_dot(a, b, order):
     return None
 
 
+def ordered_sum(x, order):
+    """Row sums of a C-contiguous float32/float64 (R, n), n >= 1, under `order`
+    (pairwise, blocked, tree): the order's dot program with unit weights. Each
+    product fl(1 * x_k) is x_k itself (finite values, signed zeros, subnormals and
+    infinities alike), so every add is the one `_orders.sum_rows` performs and
+    the bits are the composition's; NaN outputs carry unspecified payloads, and
+    the caller recomputes them. The rows become the columns of the dot, so the
+    kernel's vector loop runs across rows."""
+    prog, depth = _program(order, x.shape[1])
+    ones = np.ones((1, 1, x.shape[1]), x.dtype)
+    return prog_dot(ones, np.ascontiguousarray(x.T)[None], prog, depth)[0, 0]
+
+
 # ------------------------------------------------------------------ fma_chain
 @njit(parallel=True, **_NJ)
 def fma_dot_hw(a, b):

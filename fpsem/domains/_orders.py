@@ -14,13 +14,22 @@ import numpy as np
 from ..errors import UnsupportedOp
 
 
-def sum_rows(D, rows, order, seq_sum, exact_sum=None):
-    """rows: (R, n) domain value -> (R,) sums under `order`."""
+def sum_rows(D, rows, order, seq_sum, exact_sum=None, prog_sum=None):
+    """rows: (R, n) domain value -> (R,) sums under `order`. prog_sum(rows, order),
+    if given (domains whose values are numpy arrays), is a fast kernel for
+    pairwise/blocked/tree with the same bits except in NaN outputs, which are
+    recomputed here by the composition."""
     n = D.shape(rows)[1]
     R = D.shape(rows)[0]
     if n == 0:
         return D.zeros((R,))
     kind = order.kind
+    if prog_sum is not None and kind in ("pairwise", "blocked", "tree"):
+        out = prog_sum(rows, order)
+        bad = np.flatnonzero(np.isnan(out))
+        if bad.size:
+            out[bad] = sum_rows(D, rows[bad], order, seq_sum)
+        return out
     if kind in ("sequential", "fma_chain"):
         return seq_sum(rows)
     if kind == "exact_then_round":

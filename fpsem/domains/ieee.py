@@ -54,6 +54,7 @@ from . import _orders
 from ._f32kernels import fma32 as _fma32_rto
 from ._f32kernels import fma_dot32 as _fast_fma_dot
 from ._f32kernels import ordered_dot as _fast_ordered_dot
+from ._f32kernels import ordered_sum as _ordered_sum
 from ._f32kernels import seq_dot as _fast_seq_dot
 from ._f32kernels import seq_sum as _fast_seq_sum
 
@@ -504,6 +505,13 @@ class _IEEEDomain(Domain):
         return bits
 
     def _impl_sum(self, rows, order):
+        if self._fast:
+            def prog_sum(r, o):
+                x = np.ascontiguousarray(r)
+                out = _ordered_sum(x, o)
+                self._log_nonfinite((x,), out)
+                return out
+            return _orders.sum_rows(self, rows, order, self._seq_sum, self._exact_sum, prog_sum)
         return _orders.sum_rows(self, rows, order, self._seq_sum, self._exact_sum)
 
     def _impl_max(self, rows):

@@ -36,7 +36,8 @@ from . import _orders
 
 # Ordered kernels shared with ieee32 (fpsem/domains/_f32kernels.py): the same
 # loops give the same bits in both domains.
-from ._f32kernels import fma32_array, fma_array_hw, fma_dot32, fma_dot_hw, ordered_dot, seq_dot, seq_sum
+from ._f32kernels import (fma32_array, fma_array_hw, fma_dot32, fma_dot_hw, ordered_dot, ordered_sum,
+                          seq_dot, seq_sum)
 
 
 @numba.vectorize(["float64(float64)"], cache=True)
@@ -204,7 +205,7 @@ class _NumpyFloat(Domain):
         if order.kind == "native":
             return np.asarray(np.sum(rows, axis=1, dtype=self.dtype))
         return _orders.sum_rows(self, rows, order, lambda r: seq_sum(np.ascontiguousarray(r)),
-                                self._exact_sum)
+                                self._exact_sum, lambda r, o: ordered_sum(np.ascontiguousarray(r), o))
 
     def _exact_sum(self, rows):
         out = np.empty(rows.shape[0], dtype=self.dtype)
