@@ -294,3 +294,20 @@ def test_domain_sums_use_the_kernel_and_keep_the_bits(order):
             assert _same(got, R_.sum(x, axis=-1)), (order, shape, special)
             with np.errstate(all="ignore"):
                 assert _same_or_nan(F.sum(x, axis=-1), got), (order, shape, special)
+
+
+def _threaded_dot_in_child(_):
+    D = fpsem.domain("float32", acc="pairwise")
+    a, b = np.ones((64, 512), np.float32), np.ones((512, 1024), np.float32)
+    return float(np.asarray(D.dot(a, b))[0, 0])
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_threaded_kernels_work_in_a_forked_child():
+    """prog_dot's thread pool is per process: a child forked after the parent used
+    it (multiprocessing's default start method on Linux) must not wait forever on
+    threads that did not survive the fork."""
+    import multiprocessing
+    assert _threaded_dot_in_child(0) == 512.0  # the parent's pool exists now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map_async(_threaded_dot_in_child, [0]).get(timeout=120) == [512.0]

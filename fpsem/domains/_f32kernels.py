@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import os
 import threading
 
 import numba
@@ -419,16 +420,19 @@ def _prog_tiles(a, b, c, nt, nib, prog, depth, blk0, blk1):
 # `fpsem run` paid.) Tiles write disjoint outputs; the bits do not depend on the
 # split. The thread count follows numba's (NUMBA_NUM_THREADS, set_num_threads).
 _POOL = None
+_POOL_PID = None
 _POOL_LOCK = threading.Lock()
 _MIN_PARALLEL_WORK = 1 << 18  # multiply-adds; below this one thread is faster
 
 
 def _pool(nthreads):
-    global _POOL
+    global _POOL, _POOL_PID
     with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < nthreads:
+        # a forked child inherits the pool object but not its threads: make a new one
+        if _POOL is None or _POOL._max_workers < nthreads or _POOL_PID != os.getpid():
             _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=nthreads,
                                                           thread_name_prefix="fpsem-tiles")
+            _POOL_PID = os.getpid()
         return _POOL
 
 
