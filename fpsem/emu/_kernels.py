@@ -61,31 +61,26 @@ _MODE_MASK = 7 << 10
 def _specialised(loop, a, b, c, cfg, neg, out, fl):
     """loop(a, b, c, cfg', neg, out, fl) with cfg' == cfg, its mode field (and
     binary32's format field) visible to LLVM as constants."""
-    m = (cfg >> 10) & 7
     r = cfg & ~_MODE_MASK
     if (cfg & _FMT_MASK) == _B32_FMT:
-        r = _B32_FMT | (r & ~_FMT_MASK)
-        if m == 0:
-            loop(a, b, c, r, neg, out, fl)
-        elif m == 1:
-            loop(a, b, c, r | (1 << 10), neg, out, fl)
-        elif m == 2:
-            loop(a, b, c, r | (2 << 10), neg, out, fl)
-        elif m == 3:
-            loop(a, b, c, r | (3 << 10), neg, out, fl)
-        else:
-            loop(a, b, c, r | (4 << 10), neg, out, fl)
+        _by_mode(loop, a, b, c, _B32_FMT | (r & ~_FMT_MASK), (cfg >> 10) & 7, neg, out, fl)
     else:
-        if m == 0:
-            loop(a, b, c, r, neg, out, fl)
-        elif m == 1:
-            loop(a, b, c, r | (1 << 10), neg, out, fl)
-        elif m == 2:
-            loop(a, b, c, r | (2 << 10), neg, out, fl)
-        elif m == 3:
-            loop(a, b, c, r | (3 << 10), neg, out, fl)
-        else:
-            loop(a, b, c, r | (4 << 10), neg, out, fl)
+        _by_mode(loop, a, b, c, r, (cfg >> 10) & 7, neg, out, fl)
+
+
+@njit(cache=True, error_model='numpy', forceinline=True)
+def _by_mode(loop, a, b, c, r, m, neg, out, fl):
+    """loop with cfg = r | (m << 10), one call site per mode (r has no mode bits)."""
+    if m == 0:
+        loop(a, b, c, r, neg, out, fl)
+    elif m == 1:
+        loop(a, b, c, r | (1 << 10), neg, out, fl)
+    elif m == 2:
+        loop(a, b, c, r | (2 << 10), neg, out, fl)
+    elif m == 3:
+        loop(a, b, c, r | (3 << 10), neg, out, fl)
+    else:
+        loop(a, b, c, r | (4 << 10), neg, out, fl)
 
 
 @njit(error_model='numpy', forceinline=True)
