@@ -504,15 +504,16 @@ class _IEEEDomain(Domain):
         self._log(fl)
         return bits
 
+    def _prog_sum(self, rows, order):
+        """Fast RNE row sums in a program order (NaN outputs: sum_rows recomputes them)."""
+        x = np.ascontiguousarray(rows)
+        out = _ordered_sum(x, order)
+        self._log_nonfinite((x,), out)
+        return out
+
     def _impl_sum(self, rows, order):
-        if self._fast:
-            def prog_sum(r, o):
-                x = np.ascontiguousarray(r)
-                out = _ordered_sum(x, o)
-                self._log_nonfinite((x,), out)
-                return out
-            return _orders.sum_rows(self, rows, order, self._seq_sum, self._exact_sum, prog_sum)
-        return _orders.sum_rows(self, rows, order, self._seq_sum, self._exact_sum)
+        return _orders.sum_rows(self, rows, order, self._seq_sum, self._exact_sum,
+                                self._prog_sum if self._fast else None)
 
     def _impl_max(self, rows):
         out, fl = _ref_max(self._bits32(rows), self._cfg)
