@@ -125,7 +125,7 @@ class AuditResult:
 
 # -- domains --------------------------------------------------------------------------
 FLOAT_NAMES = ("float32", "float64", "ieee32", "bf16", "fp16", "cuda")
-REF_NAMES = ("exact", "interval")
+REF_NAMES = ("exact", "interval", "ball")
 
 
 def audit_domains(names=None):
@@ -646,7 +646,10 @@ def _audit_model(res, name, config, floats, refs, pairs):
     from .envelope import run_domains
     add = res.checks.append
     t = time.perf_counter()
-    ref = refs.get("interval")
+    # the tight ball reference where it is audited (the default), else the interval
+    ref = refs.get("ball") if not _is_rational(name, config) else None
+    if ref is None:
+        ref = refs.get("interval")
     if ref is None:
         ref = make_domain("float64") if "float64" in [D.name for D in floats.values()] else None
     labels = [lb for lb, D in floats.items() if D.name != "float64" or ref is None or ref.name != "float64"]

@@ -72,7 +72,9 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
 @click.option("--config", default=None, help="zoo config preset (e.g. tiny)")
 @click.option("--domain", "domains", default="ieee32", show_default=True,
               help="float domain(s), comma-separated, primary first; options as name:key=value")
-@click.option("--reference", default="interval", show_default=True, help="interval, exact or a float domain")
+@click.option("--reference", default="auto", show_default=True,
+              help="auto (exact for rational models, else ball with automatic precision), ball, "
+                   "ball:prec=N, interval, exact or a float domain")
 @click.option("--acc", default=None, help="accumulation order for every float domain (sequential, pairwise, ...)")
 @click.option("--compare", default="auto", show_default=True,
               help="extra float domains for bit comparison (comma-separated), 'auto' or 'none'")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
@@ -29,7 +30,7 @@ from fpsem.registry import availability
 from fpsem.registry import domain as make_domain
 
 from . import apriori as _ap
-from ._num import INF, abs_diff_up, bits_hash, frac_up, ulp, ulp_lower, up
+from ._num import INF, abs_diff_up, bits_hash, frac_up, two_sum, ulp, ulp_lower, up
 from .record import ModelSpec, RefData, record, reference_data, reference_kind, resolve_model
 
 
@@ -64,6 +65,9 @@ class NodeStats:
     bound_abs: float | None = None   # rigorous: |f - real| <= bound_abs for every element
     bound_ulp: float | None = None   # rigorous, in ulps of the smallest |real| the enclosure allows
     ref_width: float | None = None   # widest reference enclosure (hi - lo)
+    ref_radius: float | None = None  # widest reference radius: the observed errors are known to +/- this
+    measured: bool = True            # False: the reference is too wide to measure the observed error
+    tightness: float | None = None   # bound_abs / max_abs (>= 1; 1 + ref_radius/max_abs at the worst node)
     apriori: float | None = None     # local standard-model bound (max over elements)
     apriori_ratio: float | None = None  # max local observed / local bound (<= 1 is a theorem)
     apriori_observed: float | None = None
@@ -75,8 +79,9 @@ class NodeStats:
 
     @property
     def holds(self):
-        """The observed error is within the rigorous bound (None without one)."""
-        if self.bound_abs is None:
+        """The observed error is within the rigorous bound (None without one, or
+        when the reference is too wide to measure the observed error)."""
+        if self.bound_abs is None or self.max_abs is None:
             return None
         return bool(self.max_abs <= self.bound_abs)
 
@@ -106,8 +111,19 @@ def _fmean(a):
     return float(np.mean(a)) if a.size else 0.0
 
 
+#: the observed error counts as measured when the reference radius is at most
+#: this fraction of it (the error is then known to 1%)
+RESOLVE = 1e-2
+
+
 def node_stats(name, index, D, f, ref: RefData, ref_label, ap=None) -> NodeStats:
-    """Compare float64 image `f` of a float domain's node with the reference."""
+    """Compare float64 image `f` of a float domain's node with the reference.
+
+    Observed errors are |f - point| against the reference's point; with an
+    enclosure they are known to within the reference radius r, and the rigorous
+    bound is |f - point| + r (rounded up). Where r exceeds RESOLVE times the
+    observed error, the observed fields are None and `measured` is False: the
+    reference is too wide to say what the error is (the bound still holds)."""
     f = np.asarray(f, dtype=np.float64)
     if f.shape != ref.shape:
         raise FpsemError(f"node {name}: {D.label} has shape {f.shape}, reference {ref_label} {ref.shape}")
@@ -118,29 +134,55 @@ def node_stats(name, index, D, f, ref: RefData, ref_label, ap=None) -> NodeStats
     finite = np.isfinite(f)
     st.nonfinite = int((~finite).sum())
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        err = np.abs(f - ref.point)
-        err = np.where(np.isnan(err), INF, err)
+        ebound = None
         if ref.kind == "exact":
             err, ebound = _exact_errors(f, ref.fracs)
+            rad = np.zeros(f.shape)
         elif ref.kind == "enclosure":
-            ebound = np.maximum(abs_diff_up(f, ref.lo), abs_diff_up(ref.hi, f))
+            rad = ref.rad if ref.rad is not None else np.maximum(abs_diff_up(f, ref.lo), abs_diff_up(ref.hi, f))
+            if ref.point2 is not None:
+                s1, e1 = two_sum(f, -ref.point)
+                d = s1 + (e1 - ref.point2)
+                err = np.abs(d)
+                dup = up(err, 4)
+            else:
+                err = np.abs(f - ref.point)
+                dup = abs_diff_up(f, ref.point)
+            ebound = up(dup + rad, 1)
+            bad = ~np.isfinite(f) | ~np.isfinite(ebound)
+            ebound = np.where(bad, INF, ebound)
+            err = np.where(~np.isfinite(f), INF, err)
         else:
-            ebound = None
+            err = np.abs(f - ref.point)
+            rad = np.zeros(f.shape)
+        err = np.where(np.isnan(err), INF, err)
         nz = ref.point != 0
         rel = err[nz] / np.abs(ref.point[nz])
         ulps = err / ulp(ref.point, fmt)
-        st.max_abs, st.mean_abs = _fmax(err), _fmean(err)
-        st.max_rel, st.mean_rel = _fmax(rel), _fmean(rel)
-        st.max_ulp, st.mean_ulp = _fmax(ulps), _fmean(ulps)
+        max_abs = _fmax(err)
+        max_rad = _fmax(rad)
+        st.ref_radius = max_rad if ref.rigorous else None
+        if ref.rigorous and max_rad > 0:
+            scale = max_abs if max_abs > 0 else 2.0 ** -60 * _fmax(np.abs(np.where(finite, f, 0.0)))
+            st.measured = bool(math.isfinite(max_rad) and max_rad <= RESOLVE * scale) or (st.nonfinite > 0 and
+                                                                                       not math.isfinite(max_abs))
+        if st.measured:
+            st.max_abs, st.mean_abs = max_abs, _fmean(err)
+            st.max_rel, st.mean_rel = _fmax(rel), _fmean(rel)
+            st.max_ulp, st.mean_ulp = _fmax(ulps), _fmean(ulps)
+        else:
+            st.max_abs = st.mean_abs = st.max_rel = st.mean_rel = st.max_ulp = st.mean_ulp = None
         if f.size:
             w = int(np.argmax(ulps))
             st.worst_index = tuple(int(i) for i in np.unravel_index(w, f.shape))
             st.worst_value = float(f.ravel()[w])
-            st.worst_ref = float(ref.point.ravel()[w])
+            st.worst_ref = float(ref.point.ravel()[w]) if st.measured else None
         if ebound is not None:
             st.bound_abs = _fmax(ebound)
             st.bound_ulp = _fmax(up(ebound / ulp_lower(ref.lo, ref.hi, fmt), 1))
             st.ref_width = _fmax(up(ref.hi - ref.lo, 1))
+            if st.measured and st.max_abs:
+                st.tightness = st.bound_abs / st.max_abs
     if ap is not None:
         st.apriori, st.apriori_ratio = ap.bound, ap.ratio
         st.apriori_observed, st.apriori_what = ap.observed, ap.what
@@ -192,7 +234,7 @@ class Decision:
     top1: int
     certain: bool | None
     margin: float | None
-    agrees: bool            # float top-1 == reference top-1
+    agrees: bool | None     # float top-1 == the real top-1; None when the reference does not certify it
     reference: Verdict
     domains: dict = field(default_factory=dict)
     uncertain_rows: int | None = 0  # rows (of all) whose primary-domain decision is not certain
@@ -301,6 +343,8 @@ class Envelope:
         self._decision_data = decision_data
         self.timings = timings
         self.notes = notes
+        #: bits of a ball reference's midpoints (None for other references)
+        self.reference_bits = None
 
     # -- queries -----------------------------------------------------------------
     @property
@@ -383,8 +427,9 @@ class Envelope:
             if not rigorous:
                 verdicts[label].margin = None
         p = verdicts[self.domains[0]]
+        agrees = (p.top1 == rv.top1) if rv.certain else None
         return Decision(node=dd["node"], row=r, rows=R, top1=p.top1, certain=p.certain,
-                        margin=p.margin, agrees=p.top1 == rv.top1, reference=rv,
+                        margin=p.margin, agrees=agrees, reference=rv,
                         domains=verdicts, uncertain_rows=uncertain if rigorous else None)
 
     # -- output ---------------------------------------------------------------------
@@ -397,6 +442,7 @@ class Envelope:
             "domains": self.domains,
             "reference": self.reference,
             "reference_kind": self.reference_kind,
+            "reference_bits": self.reference_bits,
             "rigorous": self.reference_kind in ("enclosure", "exact"),
             "nodes": self.nodes,
             "stats": {d: [s.to_dict() for s in self.stats(d)] for d in self.domains},
@@ -422,7 +468,8 @@ class Envelope:
                   + ("" if rig else " (observed only, reference not rigorous)"))
         for col, just in (("#", "right"), ("node", "left"), ("shape", "left"), ("max abs", "right"),
                           ("max rel", "right"), ("max ulp", "right"), ("bound abs", "right"),
-                          ("a-priori", "right"), ("obs/a-priori", "right"), ("bits", "left")):
+                          ("bound/obs", "right"), ("a-priori", "right"), ("obs/a-priori", "right"),
+                          ("bits", "left")):
             t.add_column(col, justify=just)
         divs = {d.b: d for d in self._divergences if d.a == label}
         first_div = {d.node for d in self._divergences if d.a == label and d.node}
@@ -433,9 +480,12 @@ class Envelope:
             bits = "[red]diverges[/]" if s.name in first_div else ""
             if not bits and divs:
                 bits = "same" if all(s.name not in d.diverged_nodes for d in divs.values()) else "differs"
-            t.add_row(str(s.index), s.name, "x".join(map(str, s.shape)), _g(s.max_abs), _g(s.max_rel),
-                      _g(s.max_ulp, 3), _g(s.bound_abs), _g(s.apriori),
-                      _g(s.apriori_ratio, 2), bits)
+            if s.measured:
+                obs = (_g(s.max_abs), _g(s.max_rel), _g(s.max_ulp, 3))
+            else:
+                obs = ("ref too wide", "-", "-")
+            t.add_row(str(s.index), s.name, "x".join(map(str, s.shape)), *obs, _g(s.bound_abs),
+                      _tight(s.tightness), _g(s.apriori), _g(s.apriori_ratio, 2), bits)
         return t
 
     def summary(self):
@@ -463,7 +513,10 @@ class Envelope:
             cert = {True: "certain", False: "NOT certain", None: "unknown (no rigorous reference)"}[dec.certain]
             lines.append(f"decision at {dec.node}[{dec.row}]: top-1 {dec.top1}, {cert}"
                          + (f", margin {_g(dec.margin)}" if dec.margin is not None else "")
-                         + ("" if dec.agrees else f"; reference top-1 {dec.reference.top1}"))
+                         + ("" if dec.agrees else
+                            f"; the real top-1 is {dec.reference.top1} (certified by {self.reference})"
+                            if dec.agrees is False else
+                            f"; the real top-1 is not certified by {self.reference}"))
         return "\n".join(lines)
 
     def __repr__(self):
@@ -480,14 +533,12 @@ class Envelope:
         doms = self.domains if domain is None else [self._dom(domain)]
         fig, ax = plt.subplots(figsize=(max(6.0, 0.22 * len(self.nodes) + 3), 4.5))
         x = np.arange(len(self.nodes))
-        tiny = 1e-300
         for label in doms:
             st = {s.name: s for s in self.stats(label)}
-            obs = [max(st[n].max_abs, tiny) if n in st else np.nan for n in self.nodes]
+            obs = [st[n].max_abs if n in st and st[n].max_abs else np.nan for n in self.nodes]
             ax.semilogy(x, obs, marker="o", ms=3, label=f"{label}: observed max |error|")
             if self.reference_kind != "float":
-                bnd = [max(st[n].bound_abs, tiny) if n in st and st[n].bound_abs is not None else np.nan
-                       for n in self.nodes]
+                bnd = [st[n].bound_abs if n in st and st[n].bound_abs else np.nan for n in self.nodes]
                 ax.semilogy(x, bnd, ls="--", label=f"{label}: rigorous bound")
             apr = [st[n].apriori if n in st and st[n].apriori is not None else np.nan for n in self.nodes]
             if not all(np.isnan(apr)):
@@ -502,6 +553,15 @@ class Envelope:
         fig.savefig(path, dpi=120)
         plt.close(fig)
         return path
+
+
+def _tight(v):
+    """bound/observed: how much the rigorous bound exceeds the measured error."""
+    if v is None:
+        return "-"
+    if v - 1 < 1e-3:
+        return f"1+{v - 1:.1e}"
+    return f"{v:.3g}"
 
 
 def _key(v):
@@ -548,13 +608,24 @@ def _companion(D):
     return None
 
 
-def run_domains(model, inputs=None, domains=("ieee32",), reference="interval", *, config=None,
+def default_reference(spec):
+    """'exact' for rational models, else the high-precision 'ball' (the tight
+    rigorous reference; 'interval' when python-flint is missing)."""
+    if spec.is_rational:
+        return "exact"
+    ok, _ = availability("ball")
+    return "ball" if ok else "interval"
+
+
+def run_domains(model, inputs=None, domains=("ieee32",), reference="auto", *, config=None,
                 keep=(), apriori=True, decision="auto", compare="auto", acc=None, progress=None,
                 model_opts=None) -> Envelope:
     """Run `model` under the reference and every float domain with the same inputs.
 
     domains: names ("ieee32", "float32:acc=pairwise") or domain objects, primary first.
-    reference: "interval" (rigorous), "exact" (rational models), or a float domain
+    reference: "auto" (default: "exact" for rational models, else "ball" with its
+    precision chosen by `auto_precision`), "ball" / "ball:prec=N", "interval"
+    (rigorous, fast, loose on deep nets), "exact", or a float domain
     (observations only). keep: node names whose full tensors are kept.
     compare: extra float domains for bit comparison ("auto": the domain whose
     bits the primary promises to match, e.g. float32 with the same order for ieee32).
@@ -580,11 +651,145 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="interval", *
     for e in extra:
         if e.label not in [D.label for D in Ds]:
             Ds.append(e)
+    if reference is None or (isinstance(reference, str) and reference.strip().lower() == "auto"):
+        reference = default_reference(spec)
     R = _as_domain(reference, "reference")
     rkind = reference_kind(R)
     if rkind == "exact" and spec.is_rational is False:
         raise FpsemError(f"model {spec.name} is not rational (it uses exp/tanh/...): the exact reference "
-                         f"cannot run it; use reference='interval'")
+                         f"cannot run it; use reference='ball' or 'interval'")
+    args = dict(keep=keep, apriori=apriori, decision=decision, progress=progress)
+    if not getattr(R, "auto", False):
+        return _run_once(spec, Ds, R, **args)
+    # the precision of an 'auto' ball: predicted from a cheap probe, then checked
+    t0 = time.perf_counter()
+    bits, probe_note = auto_precision(spec, R, Ds, progress=progress)
+    probe_s = time.perf_counter() - t0
+    passes = []
+    for _attempt in range(3):
+        env = _run_once(spec, Ds, R.replace(prec=bits), **args)
+        short = _precision_deficit(env)
+        passes.append(bits)
+        if short <= 0:
+            break
+        bits = int(min(65536, bits + short + 16))
+    env.timings["auto-precision probe"] = probe_s
+    env.reference_bits = passes[-1]
+    env.notes.append(f"reference precision chosen automatically: {probe_note}; "
+                     + (f"ran at {passes[-1]} bits" if len(passes) == 1 else
+                        f"re-ran at {' -> '.join(map(str, passes))} bits (radius too wide at {passes[0]})")
+                     + (f"; still {_precision_deficit(env)} bits short of the 2^-30 rule" if _precision_deficit(env) > 0
+                        else "; every node's reference radius is below 2^-30 of the observed error"))
+    return env
+
+
+#: the reference radius must be at most 2**-AUTO_MARGIN of the observed error at every node
+AUTO_MARGIN = 30
+
+
+def _precision_deficit(env):
+    """Bits the reference lacks for the rule radius <= 2^-30 * observed error at
+    every node of every float domain (<= 0: none)."""
+    worst = -math.inf
+    for label in env.domains:
+        for st in env.stats(label):
+            r = st.ref_radius
+            if r is None or r == 0:
+                continue
+            if not math.isfinite(r):
+                return 64
+            obs = st.max_abs
+            if obs is None:   # too wide to measure: the probe's prediction was off
+                obs = r / RESOLVE / 2.0 ** 20
+            if obs == 0 or not math.isfinite(obs):
+                continue
+            worst = max(worst, math.log2(r / obs) + AUTO_MARGIN)
+    return int(math.ceil(worst)) if worst > -math.inf else 0
+
+
+class _ProbeStop(Exception):
+    pass
+
+
+def auto_precision(spec, R, Ds, progress=None, p0=96, sample=512):
+    """Bits for a ball reference so that its radius stays below 2^-30 of the
+    float errors at every node.
+
+    Rule: a ball's radius is its rounding (2^-prec relative) amplified by the
+    network's radius growth G(node), and the float errors are at least about
+    2^-p_f relative (p_f the float format's precision). A probe runs the model
+    in balls at p0 bits and measures, on a sample of each node's elements, the
+    bits lost g(node) = log2(radius / |midpoint|) + p0, stopping once the radius
+    reaches the value. Bits = max g (extrapolated per model block to the end of
+    the model when the probe stopped early) + p_f + 30 + 16 bits of margin.
+    run_domains then checks the rule on the real errors and re-runs with the
+    missing bits if it does not hold."""
+    from .record import record
+    pf = max(D.format.p for D in Ds)
+    need = pf + AUTO_MARGIN + 16
+    P = R.replace(prec=p0)
+    losses = []            # (steps done, bits lost)
+    steps = [0]
+
+    def advance(label=""):
+        steps[0] += 1
+        if progress is not None:
+            progress(label)
+
+    def on_node(name, x):
+        m, r = _sampled_mid_rad(P, x, sample)
+        if m is None:
+            return
+        top = float(np.max(np.abs(m))) if m.size else 0.0
+        rmax = float(np.max(r)) if r.size else 0.0
+        if rmax == 0:
+            return
+        if top == 0 or not math.isfinite(rmax):
+            raise _ProbeStop
+        g = math.log2(rmax / top) + p0
+        losses.append((steps[0], g))
+        if g > p0 - 12:
+            raise _ProbeStop
+
+    stopped = False
+    try:
+        record(spec, P, on_node, advance)
+    except _ProbeStop:
+        stopped = True
+    except FpsemError:
+        stopped = True        # a probe too imprecise to run (e.g. log of a ball reaching 0)
+    n_steps = max(1, int(getattr(spec.obj, "n_steps", 1) or 1))
+    gmax = max((g for _, g in losses), default=0.0)
+    if not stopped:
+        bits = gmax + need
+        why = f"probe at {p0} bits lost at most {gmax:.0f} bits"
+    else:
+        done = max(steps[0], 1)
+        per_step = gmax / done
+        total = per_step * (n_steps + 1)
+        bits = max(2 * p0, total + need)
+        why = (f"probe at {p0} bits lost {gmax:.0f} bits in {steps[0]} of {n_steps} blocks "
+               f"(extrapolated: {total:.0f} bits)")
+    bits = int(min(65536, max(64, math.ceil(bits / 32) * 32)))
+    return bits, why
+
+
+def _sampled_mid_rad(D, x, sample):
+    """Float64 midpoints and radii of up to `sample` evenly spaced elements."""
+    v = D._parts(x)[0]
+    flat = v.reshape(-1)
+    if flat.size == 0:
+        return None, None
+    if flat.size > sample:
+        flat = flat[np.linspace(0, flat.size - 1, sample).astype(np.int64)]
+    from fpsem.domains.ball import Ball
+    m, r = D.mid_rad(Ball(np.ascontiguousarray(flat)))
+    return m, r
+
+
+def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
+    rkind = reference_kind(R)
+    double = any(D.format.p > 30 for D in Ds) and rkind == "enclosure"
     keep = set(keep or ())
     timings = {}
     notes = list(spec.notes)
@@ -593,7 +798,7 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="interval", *
     refs = {}
 
     def on_ref(name, x):
-        refs[name] = reference_data(R, x, rkind)
+        refs[name] = reference_data(R, x, rkind, double=double)
 
     _, nodes, timings[R.label] = record(spec, R, on_ref, progress)
     if not nodes:
@@ -678,8 +883,10 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="interval", *
                          "ref": tuple(_rows(v, spec.decision_axis) for v in (r.lo, r.hi, r.point)),
                          "float": dec_float}
     refs.clear()
-    return Envelope(spec.name, [D.label for D in Ds], R.label, rkind, nodes, stats, divergences,
-                    tensors, ref_kept, decision_data, timings, notes)
+    env = Envelope(spec.name, [D.label for D in Ds], R.label, rkind, nodes, stats, divergences,
+                   tensors, ref_kept, decision_data, timings, notes)
+    env.reference_bits = getattr(R, "prec", None) if R.name == "ball" else None
+    return env
 
 
 def _rows(v, axis):
@@ -697,7 +904,7 @@ def _compact(f, D):
     return f.copy()
 
 
-def envelope(model, inputs=None, *, domain="ieee32", reference="interval", config=None, **opts):
+def envelope(model, inputs=None, *, domain="ieee32", reference="auto", config=None, **opts):
     """fpsem.envelope: run `model` (a zoo name or a callable f(D, *inputs)) under
     `domain` (a name, domain object or list of them) and `reference`; return an
     Envelope (see `run_domains` for the options keep=, apriori=, decision=,

@@ -23,7 +23,7 @@ import numpy as np
 from fpsem import trace
 from fpsem.errors import FpsemError
 
-from ._num import frac_down, frac_up
+from ._num import abs_diff_up, frac_down, frac_up
 
 
 class ModelError(FpsemError):
@@ -122,12 +122,18 @@ def _is_value(D, x):
 @dataclass
 class RefData:
     """A compact reference for one node: float64 lo <= real <= hi (rigorous for
-    kind 'enclosure' and 'exact'), a point estimate, and for 'exact' the rationals."""
+    kind 'enclosure' and 'exact'), a point estimate, and for 'exact' the rationals.
+
+    For enclosures `rad` bounds |real - point| elementwise (float64, rounded up):
+    the observed error |f - point| of a float run is then known to within rad, and
+    |f - point| + rad is a rigorous bound of |f - real|."""
     kind: str            # 'enclosure' | 'exact' | 'float'
     lo: np.ndarray
     hi: np.ndarray
     point: np.ndarray
     fracs: np.ndarray | None = None
+    rad: np.ndarray | None = None
+    point2: np.ndarray | None = None   # low part of a double-double point (point + point2)
 
     @property
     def shape(self):
@@ -139,14 +145,25 @@ class RefData:
 
 
 def reference_kind(D):
-    if D.name == "exact":
+    """'exact', 'enclosure' or 'float', from what the domain declares."""
+    if getattr(D, "is_exact", False) or D.name == "exact":
         return "exact"
     if getattr(D, "is_enclosure", False):
         return "enclosure"
     return "float"
 
 
-def reference_data(D, x, kind) -> RefData:
+def _pred(x):
+    return np.nextafter(x, -np.inf)
+
+
+def _succ(x):
+    return np.nextafter(x, np.inf)
+
+
+def reference_data(D, x, kind, double=False) -> RefData:
+    """The reference node compactly. double=True keeps a double-double point for
+    enclosures that can give one (errors of binary64 runs need it)."""
     if kind == "exact":
         q = D.to_fraction(x)
         q = np.asarray(q, dtype=object)
@@ -158,13 +175,30 @@ def reference_data(D, x, kind) -> RefData:
             v = Fraction(qf[i])
             lf[i] = frac_down(v)
             hf[i] = frac_up(v)
-        return RefData("exact", lo, hi, point, q)
+        return RefData("exact", lo, hi, point, q, rad=np.zeros(q.shape))
+    mid_rad = getattr(D, "mid_rad", None)
+    if mid_rad is not None:
+        m2 = None
+        if double:
+            m, m2, r = (np.asarray(v, dtype=np.float64) for v in mid_rad(x, double=True))
+        else:
+            m, r = (np.asarray(v, dtype=np.float64) for v in mid_rad(x))
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = m if m2 is None else m + m2
+            exact = (r == 0) if m2 is None else ((r == 0) & (m2 == 0))
+            lo = np.where(exact, c, _pred(_pred(c - r)))
+            hi = np.where(exact, c, _succ(_succ(c + r)))
+            if m2 is not None:  # c is m + m2 rounded: step once more for that rounding
+                lo, hi = np.where(exact, lo, _pred(lo)), np.where(exact, hi, _succ(hi))
+        return RefData("enclosure", lo, hi, m, rad=r, point2=m2)
     r = D.to_float64(x)
     if isinstance(r, tuple):
         lo = np.asarray(r[0], dtype=np.float64)
         hi = np.asarray(r[1], dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             mid = np.where(lo == hi, lo, lo * 0.5 + hi * 0.5)
-        return RefData(kind if kind == "enclosure" else "enclosure", lo, hi, mid)
+            mid = np.where(np.isfinite(mid), mid, 0.0)
+            rad = np.maximum(abs_diff_up(mid, lo), abs_diff_up(hi, mid))
+        return RefData("enclosure", lo, hi, mid, rad=rad)
     v = np.asarray(r, dtype=np.float64)
     return RefData("float", v, v, v)

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-def envelope(model, inputs=None, *, domain="ieee32", reference="interval", config=None, **opts):
+def envelope(model, inputs=None, *, domain="ieee32", reference="auto", config=None, **opts):
     """Run `model` under `domain` and `reference` and return an Envelope of
     node-by-node error statistics (see fpsem.bridges)."""
     from .bridges import envelope as _envelope

@@ -13,6 +13,7 @@ from .errors import DomainUnavailable, UnknownDomain
 DOMAINS = {
     "exact": ("fpsem.domains.exact", "ExactDomain", "exact rationals (gmpy2 mpq); irrational results raise NotRepresentable"),
     "interval": ("fpsem.domains.interval", "IntervalDomain", "rigorous outward-rounded enclosures of the real result"),
+    "ball": ("fpsem.domains.ball", "BallDomain", "rigorous high-precision midpoint-radius balls (FLINT/Arb); the tight reference"),
     "ieee32": ("fpsem.domains.ieee", "IEEE32Domain", "bit-exact IEEE 754 binary32 software emulator"),
     "bf16": ("fpsem.domains.ieee", "BFloat16Domain", "bit-exact bfloat16 emulator (same code as ieee32)"),
     "fp16": ("fpsem.domains.ieee", "Binary16Domain", "bit-exact IEEE binary16 emulator (same code as ieee32)"),

@@ -133,27 +133,45 @@ def _block_rows(stats):
     for s in stats:
         b = _block_of(s.name)
         r = rows.setdefault(b, {"block": b, "nodes": 0, "max_abs": 0.0, "max_ulp": 0.0,
-                                "bound_abs": None, "holds": True, "last_node": s.name})
+                                "bound_abs": None, "tightness": None, "apriori_ratio": None,
+                                "reference_too_wide": 0, "last_node": s.name})
         r["nodes"] += 1
         r["last_node"] = s.name
-        r["max_abs"] = max(r["max_abs"], float(s.max_abs))
-        r["max_ulp"] = max(r["max_ulp"], float(s.max_ulp))
+        if s.measured:
+            r["max_abs"] = max(r["max_abs"], float(s.max_abs))
+            r["max_ulp"] = max(r["max_ulp"], float(s.max_ulp))
+        else:
+            r["reference_too_wide"] += 1
         if s.bound_abs is not None:
             r["bound_abs"] = max(r["bound_abs"] or 0.0, float(s.bound_abs))
-        h = s.holds
-        r["holds"] = None if h is None or r["holds"] is None else (r["holds"] and h)
+        if s.tightness is not None:
+            r["tightness"] = max(r["tightness"] or 1.0, float(s.tightness))
+        if s.apriori_ratio is not None:
+            r["apriori_ratio"] = max(r["apriori_ratio"] or 0.0, float(s.apriori_ratio))
+    for r in rows.values():
+        if r["reference_too_wide"] == r["nodes"]:
+            r["max_abs"] = r["max_ulp"] = None
     return list(rows.values())
 
 
 def _block_table(console, title, rows):
+    """Per block: the observed error (known to the reference radius), the rigorous
+    bound, how tight the bound is (bound / observed) and observed / a-priori."""
     from rich.table import Table
     t = Table(title=title)
-    for col in ("block", "nodes", "max |err|", "max ulp", "rigorous bound", "within bound"):
+    for col in ("block", "nodes", "max |err|", "max ulp", "rigorous bound", "bound/observed", "obs/a-priori"):
         t.add_column(col, justify="left" if col == "block" else "right")
     for r in rows:
-        t.add_row(r["block"], str(r["nodes"]), f"{r['max_abs']:.3g}", f"{r['max_ulp']:.3g}",
-                  "-" if r["bound_abs"] is None else f"{r['bound_abs']:.3g}",
-                  {True: "yes", False: "[red]NO[/]", None: "-"}[r["holds"]])
+        if r["max_abs"] is None:
+            err, ulps = "ref too wide", "-"
+        else:
+            err = f"{r['max_abs']:.3g}" + (f" ({r['reference_too_wide']} too wide)" if r["reference_too_wide"] else "")
+            ulps = f"{r['max_ulp']:.3g}"
+        tight = r["tightness"]
+        tight = "-" if tight is None else (f"1+{tight - 1:.1e}" if tight - 1 < 1e-3 else f"{tight:.3g}")
+        t.add_row(r["block"], str(r["nodes"]), err, ulps,
+                  "-" if r["bound_abs"] is None else f"{r['bound_abs']:.3g}", tight,
+                  "-" if r["apriori_ratio"] is None else f"{r['apriori_ratio']:.3g}")
     console.print(t)
 
 
@@ -185,8 +203,9 @@ def _jsonable(x):
 @click.option("--ftz", is_flag=True, help="flush subnormal results to zero")
 @click.option("--daz", is_flag=True, help="treat subnormal inputs as zero (CUDA's -ftz=true does both: pass --ftz --daz)")
 @click.option("--acc", default=None, help="accumulation order (sequential, pairwise, blocked(k), ...)")
-@click.option("--reference", "-r", default="interval", show_default=True,
-              help="reference domain for the envelope, or 'none'")
+@click.option("--reference", "-r", default="auto", show_default=True,
+              help="reference for the envelope: auto (exact for rational models, else a ball with "
+                   "automatic precision), ball, ball:prec=N, interval, exact, or 'none'")
 @click.option("--prompt", "-p", default=None, help="prompt text (gpt2)")
 @click.option("--token-ids", default=None, help="comma-separated token ids (gpt2)")
 @click.option("--tokens", "-n", "n_tokens", type=int, default=None, help="N tokens of the built-in prompt (gpt2)")
@@ -200,6 +219,8 @@ def _jsonable(x):
 def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, acc, reference, prompt,
             token_ids, n_tokens, vocab, merges, n_generate, n_top, json_out, save_logits, no_progress):
     """Run MODEL (gpt2 or a zoo model) under one or more domains and compare."""
+    from rich.markup import escape
+
     import fpsem
 
     from . import get_model
@@ -215,8 +236,11 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         raise FpsemError("--generate must be >= 0")
     domains = _domains(domain_spec, rounding, ftz, acc, daz)
     R = None
-    if reference.lower() != "none":
-        R = fpsem.domain(reference)
+    if reference.strip().lower() != "none":
+        from fpsem.bridges.envelope import _as_domain, default_reference
+        if reference.strip().lower() == "auto":
+            reference = default_reference(model)
+        R = _as_domain(reference, "--reference")
 
     tok = None
     if is_lm:
@@ -347,11 +371,17 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         report["envelope"] = []
         for D in float_ds:
             rows = _block_rows(env.stats(D.label))
-            _block_table(out, f"envelope per block: {D.label} vs {R.label}"
+            _block_table(out, f"envelope per block: {D.label} vs {env.reference}"
                          + ("" if env.reference_kind in ("enclosure", "exact") else " (reference not rigorous)"), rows)
             report["envelope"].append({"domain": D.label, "blocks": rows})
+        if env.reference_bits is not None:
+            report["reference_bits"] = env.reference_bits
+        report["envelope_notes"] = list(env.notes)
         for line in env.summary().splitlines()[1:]:
-            out.print(line)
+            out.print(escape(line))
+        for note in env.notes:
+            if note.startswith("reference precision"):
+                out.print(escape(note))
         if env._decision_data is not None:
             dec = env.decision()
             report["decision"] = dec.to_dict()

@@ -14,6 +14,9 @@ def bounds(D, x):
             lo, hi = parts
             lo64, hi64 = _outward(lo, -1), _outward(hi, +1)
             return lo64, hi64
+        r = D.to_float64(x)
+        if isinstance(r, tuple):   # (lo, hi), already rounded outward (ball)
+            return np.asarray(r[0], dtype=np.float64), np.asarray(r[1], dtype=np.float64)
     v = np.asarray(D.to_float64(x), dtype=np.float64)
     return v, v
 

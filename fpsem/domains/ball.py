@@ -1,0 +1,907 @@
+"""The `ball` domain: rigorous midpoint-radius enclosures at high precision (FLINT/Arb).
+
+Every value is an array of balls [m +/- r]: a midpoint m kept with `prec` bits and
+a radius r that is only ever rounded up (Arb's `arb_t`, through python-flint).
+Every primitive returns balls that contain the exact real result of the same
+primitive applied to any reals in the input balls; the proofs are Arb's
+(van der Hoeven's ball arithmetic; F. Johansson, "Arb: efficient arbitrary-
+precision midpoint-radius interval arithmetic", IEEE Trans. Computers 66 (2017)).
+
+Why a ball reference and not a box (`interval`): through a matrix product the
+width of a box grows like |W|.r while the value grows like W.x, about sqrt(fan-in)
+faster per layer whatever the endpoint precision (GPT-2 small: ~2^280 over 12
+blocks). A ball pays the same growth on its radius, but the radius starts at the
+midpoint's rounding, 2^-prec relative, so at prec ~ 350 bits the radius at the
+logits is still ~1e-30 relative, and |float - m| + r is the true error of a float
+run to many digits. `prec` is chosen by the envelope (see
+`fpsem.bridges.envelope.auto_precision`); used alone, the domain works at
+`prec` bits (default 128).
+
+Representation
+--------------
+A `Ball` holds one numpy array: either floats (exact points, radius 0: model
+weights stay compact and are never copied into Python objects) or objects of
+`flint.arb`. Point data becomes `arb` objects lazily, at the first primitive that
+needs them. Arb's working precision is a python-flint global; every primitive
+sets it for its own duration and restores it (never leaks out of a call).
+
+Matrix products with a point operand (every `x @ W` with model weights) run as
+exact float64 BLAS products of fixed-point slices (the Ozaki scheme): see
+`_ozaki_dot`. Products of two ball operands use `arb_mat` (Arb's blocked
+multiplication). Both are enclosures of the real product; `acc` (accumulation
+order) is accepted and ignored, as the real product has no order.
+
+Edges of the real domain (as in `interval`)
+-------------------------------------------
+div by a ball containing 0, sqrt/log of a ball reaching below/at 0 where it also
+has points inside the domain: sqrt clips to the nonnegative part; log and div
+give an unbounded ball [+/- inf]. A ball entirely outside the domain of sqrt or
+log raises NotRepresentable. Comparisons are three-valued (`Tri`, shared with
+`interval`); `where` over an undecided condition returns the union of both
+branches.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from fractions import Fraction
+
+import numpy as np
+
+from ..domain import Accuracy, Domain, to_fraction_scalar
+from ..errors import FpsemError, NotRepresentable, UnsupportedOp, UnsupportedOption
+from .interval import Tri
+
+try:  # python-flint is a declared dependency; the import is guarded so that
+    import flint  # `fpsem domains` can say why the domain is unavailable.
+    from flint import arb, arb_mat, arf, fmpq
+except ImportError:  # pragma: no cover - exercised only without python-flint
+    flint = None
+
+_DEFAULT_PREC = 128
+_LOCK = threading.RLock()   # python-flint's precision is process-global
+
+
+@contextlib.contextmanager
+def working_precision(bits):
+    """Arb's working precision for the duration of a block (restored after)."""
+    with _LOCK:
+        old = flint.ctx.prec
+        flint.ctx.prec = int(bits)
+        try:
+            yield
+        finally:
+            flint.ctx.prec = old
+
+
+class Ball:
+    """An immutable array of balls. `v` is a float array (exact points), an
+    object array of `flint.arb`, or a structured array of exact fixed-point
+    midpoints with float64 radii (what a matrix product returns; see `_FIXED`),
+    turned into `arb` objects only when an elementwise primitive needs them."""
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        object.__setattr__(self, "v", v)
+
+    def __setattr__(self, k, val):
+        raise AttributeError("Ball values are immutable")
+
+    @property
+    def shape(self):
+        return self.v.shape
+
+    @property
+    def ndim(self):
+        return self.v.ndim
+
+    @property
+    def is_point(self):
+        return self.v.dtype.kind in "fiu"
+
+    @property
+    def is_fixed(self):
+        return self.v.dtype.names is not None
+
+    def __repr__(self):
+        if self.is_point:
+            return f"Ball(points={self.v!r})"
+        if self.is_fixed:
+            m, r = _fixed_midrad(self.v)
+            return f"Ball(shape={self.v.shape}, mid={m.ravel()[:6]!r}, rad<={r.max() if r.size else 0:.2g})"
+        flat = self.v.ravel()
+        body = ", ".join(_short(a) for a in flat[:6]) + (", ..." if flat.size > 6 else "")
+        return f"Ball(shape={self.v.shape}, [{body}])"
+
+
+def _short(a):
+    try:
+        return f"[{float(a.mid()):.17g} +/- {float(a.rad()):.2g}]"
+    except (OverflowError, ValueError):
+        return str(a)
+
+
+def _ufunc(fn, nin, nout=1):
+    """np.frompyfunc that always returns an object ndarray (0-d included)."""
+    u = np.frompyfunc(fn, nin, nout)
+    return lambda *args: np.asarray(u(*args), dtype=object)
+
+
+_to_arb = _ufunc(lambda v: arb(v), 1, 1)
+_u_exp = _ufunc(lambda a: a.exp(), 1, 1)
+_u_log = _ufunc(lambda a: a.log(), 1, 1)
+_u_tanh = _ufunc(lambda a: a.tanh(), 1, 1)
+_u_erf = _ufunc(lambda a: a.erf(), 1, 1)
+_u_sin = _ufunc(lambda a: a.sin(), 1, 1)
+_u_cos = _ufunc(lambda a: a.cos(), 1, 1)
+_u_abs = _ufunc(lambda a: abs(a), 1, 1)
+_u_neg = _ufunc(lambda a: -a, 1, 1)
+_b_union = _ufunc(lambda a, b: a.union(b), 2, 1)
+_b_max = _ufunc(lambda a, b: a.max(b), 2, 1)
+_b_min = _ufunc(lambda a, b: a.min(b), 2, 1)
+_b_lt = _ufunc(lambda a, b: a < b, 2, 1)
+_b_le = _ufunc(lambda a, b: a <= b, 2, 1)
+_b_eq = _ufunc(lambda a, b: a == b, 2, 1)
+_b_ne = _ufunc(lambda a, b: a != b, 2, 1)
+_f_mid = _ufunc(lambda a: float(a.mid()), 1, 1)
+_f_rad = _ufunc(lambda a: float(a.rad()), 1, 1)
+_f_lo = _ufunc(lambda a: float(a.lower()), 1, 1)
+_f_hi = _ufunc(lambda a: float(a.upper()), 1, 1)
+_is_finite = _ufunc(lambda a: a.is_finite() and not a.mid().is_nan(), 1, 1)
+_ENTIRE = None  # [+/- inf], built on first use (needs flint)
+
+
+def _entire():
+    global _ENTIRE
+    if _ENTIRE is None:
+        _ENTIRE = arb(0, math.inf)
+    return _ENTIRE
+
+
+def _whole_nan(a):
+    """Arb's nan balls (no information: 0/0, log of a ball reaching 0) as [+/- inf]."""
+    return _entire() if a.mid().is_nan() else a
+
+
+_u_fix = _ufunc(_whole_nan, 1, 1)
+
+
+def _objarr(x):
+    return np.asarray(x, dtype=object)
+
+
+class BallDomain(Domain):
+    """Rigorous midpoint-radius balls with `prec`-bit midpoints (FLINT/Arb).
+
+    Options: prec (bits of the midpoint, an int in [16, 65536], or 'auto': 128
+    bits when used alone; an envelope whose reference is an 'auto' ball chooses
+    the bits from the measured radius growth), acc (accepted and ignored)."""
+
+    name = "ball"
+    OPTIONS = {"prec": "auto", "acc": "native"}
+    is_enclosure = True
+    format = None
+
+    @staticmethod
+    def available():
+        if flint is None:
+            return False, "python-flint is not installed (pip install python-flint)"
+        return True, ""
+
+    def _validate_options(self, opts):
+        opts = super()._validate_options(opts)
+        p = opts["prec"]
+        if isinstance(p, str) and p.strip().lower() == "auto":
+            opts["prec"] = "auto"
+        else:
+            try:
+                if isinstance(p, (bool, float)):
+                    raise ValueError
+                q = int(p)
+                if str(p).strip().lstrip("+") != str(q) and not isinstance(p, (int, np.integer)):
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise UnsupportedOption(f"domain 'ball': prec must be an integer number of bits or 'auto', "
+                                        f"got {p!r}") from None
+            if not 16 <= q <= 65536:
+                raise UnsupportedOption(f"domain 'ball': prec must be in [16, 65536] bits, got {q}")
+            opts["prec"] = q
+        return opts
+
+    @property
+    def auto(self):
+        """True when the precision is left to the envelope ('auto')."""
+        return self._opts["prec"] == "auto"
+
+    @property
+    def prec(self):
+        """Working precision of midpoints in bits."""
+        p = self._opts["prec"]
+        return _DEFAULT_PREC if p == "auto" else p
+
+    def _wp(self):
+        return working_precision(self.prec)
+
+    # -- representation ------------------------------------------------------------
+    def is_value(self, x):
+        return isinstance(x, Ball)
+
+    def _parts(self, x):
+        return (self._v(x).v,)
+
+    def _unparts(self, parts):
+        return Ball(parts[0])
+
+    def _v(self, x):
+        if isinstance(x, Ball):
+            return x
+        return self.asarray(x)
+
+    def _o(self, x):
+        """x as an object array of arb (converting exact points and fixed-point
+        midpoints exactly)."""
+        x = self._v(x)
+        if x.v.dtype == object:
+            return x.v
+        if x.is_fixed:
+            return _fixed_to_arb(x.v)
+        return _objarr(_to_arb(x.v.astype(np.float64)))
+
+    def _same_form(self, xs):
+        """Values of one storage form: points stay points only if all are points,
+        fixed-point values stay so if all share one layout; else arb objects."""
+        xs = [self._v(x) for x in xs]
+        if all(x.is_point for x in xs):
+            dt = np.result_type(*[x.v.dtype for x in xs])
+            return [x.v.astype(dt, copy=False) for x in xs]
+        if all(x.is_fixed for x in xs) and len({x.v.dtype for x in xs}) == 1:
+            return [x.v for x in xs]
+        with self._wp():
+            return [self._o(x) for x in xs]
+
+    # -- creation ----------------------------------------------------------------------
+    def _impl_asarray(self, data):
+        arr = data if isinstance(data, np.ndarray) else np.array(data, dtype=object)
+        if arr.dtype.kind == "b":
+            raise self._err(UnsupportedOption, "asarray", "boolean data is not numeric")
+        if arr.dtype.kind == "O" and arr.size and all(type(v) is float for v in arr.flat):
+            arr = arr.astype(np.float64)
+        if arr.dtype.kind == "f":
+            if arr.dtype.itemsize > 8:
+                arr = np.array([Fraction(float(v)) if False else v for v in arr.flat], dtype=object).reshape(arr.shape)
+            else:
+                with np.errstate(all="ignore"):
+                    fin = np.isfinite(np.sum(arr, dtype=np.float64)) or np.isfinite(arr).all()
+                if not fin:
+                    raise self._err(NotRepresentable, "asarray", "inf or nan is not a real number")
+                # exact points; float16/float32 widen exactly
+                return Ball(np.array(arr, dtype=np.float64 if arr.dtype.itemsize == 8 else np.float32))
+        if arr.dtype.kind in "iu":
+            if arr.size == 0 or int(np.abs(arr).max()) < 2 ** 53:
+                return Ball(arr.astype(np.float64))
+        fr = _ufunc(lambda v: to_fraction_scalar(v, f"asarray[{self.label}]"), 1, 1)(arr) \
+            if arr.size else np.empty(arr.shape, dtype=object)
+        with self._wp():
+            out = _ufunc(lambda q: arb(fmpq(q.numerator, q.denominator)), 1, 1)(fr) \
+                if arr.size else np.empty(arr.shape, dtype=object)
+        return Ball(_objarr(out))
+
+    def ball(self, mid, rad):
+        """Balls [mid +/- rad] from exact data (rad >= 0, rounded up)."""
+        m = self._o(self.asarray(mid))
+        r = np.asarray(rad, dtype=np.float64)
+        if (r < 0).any() or not np.isfinite(r).all():
+            raise self._err(UnsupportedOption, "ball", "radius must be finite and >= 0")
+        with self._wp():
+            out = _ufunc(lambda a, rr: a + arb(0, float(rr)), 2, 1)(m, r)
+        return Ball(_objarr(out))
+
+    # -- conversion ----------------------------------------------------------------------
+    def to_fraction(self, x):
+        """(lo, hi): object arrays of the exact ball endpoints as Fractions.
+        An unbounded ball raises NotRepresentable."""
+        x = self._v(x)
+        if x.is_point:
+            q = _ufunc(lambda v: Fraction(float(v)), 1, 1)(x.v)
+            q = _objarr(q)
+            return q, q
+        o = self._o(x)
+
+        def conv(a, lower):
+            if not a.is_finite() or a.mid().is_nan():
+                raise self._err(NotRepresentable, "to_fraction", f"unbounded ball {a}")
+            e = a.lower() if lower else a.upper()
+            man, ex = e.man_exp()
+            man, ex = int(man), int(ex)
+            return Fraction(man * 2 ** ex) if ex >= 0 else Fraction(man, 2 ** -ex)
+        with working_precision(max(self.prec, 64) + 64):
+            lo = _ufunc(lambda a: conv(a, True), 1, 1)(o)
+            hi = _ufunc(lambda a: conv(a, False), 1, 1)(o)
+        return _objarr(lo), _objarr(hi)
+
+    def to_float64(self, x):
+        """(lo, hi) float64 arrays, rounded outward (lo is hi for exact points)."""
+        x = self._v(x)
+        if x.is_point:
+            v = x.v.astype(np.float64)
+            return v, v
+        if x.is_fixed:
+            m, r = _fixed_midrad(x.v)
+            with np.errstate(over="ignore", invalid="ignore"):
+                return np.nextafter(m - r, -np.inf), np.nextafter(m + r, np.inf)
+        return bounds64(x.v, self.prec)
+
+    def mid_rad(self, x, double=False):
+        """(m, r): float64 midpoints and float64 radii, rounded up, such that every
+        real in the ball lies in [m - r, m + r] (r includes m's own rounding).
+        double=True: (m, m2, r) with a double-double midpoint m + m2."""
+        x = self._v(x)
+        if x.is_point:
+            v = x.v.astype(np.float64)
+            return (v, np.zeros_like(v), np.zeros_like(v)) if double else (v, np.zeros_like(v))
+        if x.is_fixed and not double:
+            return _fixed_midrad(x.v)
+        return midrad64(self._o(x), self.prec, double)
+
+    def width(self, x):
+        """2r as float64 rounded up (inf for unbounded balls)."""
+        lo, hi = self.to_float64(x)
+        if lo is hi:
+            return np.zeros_like(lo)
+        with np.errstate(all="ignore"):
+            w = np.nextafter(hi - lo, np.inf)
+        return np.where(lo == hi, 0.0, w)
+
+    def midpoint(self, x):
+        return self.mid_rad(x)[0]
+
+    def radius(self, x):
+        """Radius of each ball (float64, rounded up; 0 for exact points)."""
+        x = self._v(x)
+        if x.is_point:
+            return np.zeros(x.shape)
+        if x.is_fixed:
+            return x.v["r"].copy()
+        r = _f_rad(x.v).astype(np.float64)
+        fin = _is_finite(x.v).astype(bool)
+        return np.where(fin, np.nextafter(r, np.inf), np.inf)
+
+    def contains(self, x, values):
+        """Elementwise: do the exact numbers `values` lie in x?"""
+        lo, hi = self.to_fraction_or_inf(x)
+        vals = _ufunc(lambda v: to_fraction_scalar(v, "contains"), 1, 1)(np.array(values, dtype=object))
+        return _ufunc(lambda a, b, q: (a is None or a <= q) and (b is None or q <= b), 3, 1)(
+            lo, hi, vals).astype(bool)
+
+    def to_fraction_or_inf(self, x):
+        """Like to_fraction, with None for an infinite endpoint."""
+        x = self._v(x)
+        if x.is_point:
+            return self.to_fraction(x)
+        o = self._o(x)
+
+        def conv(a, lower):
+            if not a.is_finite() or a.mid().is_nan():
+                return None
+            e = a.lower() if lower else a.upper()
+            man, ex = (int(t) for t in e.man_exp())
+            return Fraction(man * 2 ** ex) if ex >= 0 else Fraction(man, 2 ** -ex)
+        with working_precision(max(self.prec, 64) + 64):
+            lo = _ufunc(lambda a: conv(a, True), 1, 1)(o)
+            hi = _ufunc(lambda a: conv(a, False), 1, 1)(o)
+        return _objarr(lo), _objarr(hi)
+
+    def hull(self, a, b):
+        oa, ob = self._same_form([a, b])
+        if oa.dtype != object:
+            with self._wp():
+                oa, ob = self._o(Ball(oa)), self._o(Ball(ob))
+        with self._wp():
+            return Ball(_objarr(_b_union(oa, ob)))
+
+    # -- structure with mixed storage ---------------------------------------------------
+    def concat(self, xs, axis=0):
+        xs = list(xs)
+        if not xs:
+            return super().concat(xs, axis)
+        return super().concat([Ball(v) for v in self._same_form(xs)], axis)
+
+    def stack(self, xs, axis=0):
+        xs = self._stack_args(xs)
+        return super().stack([Ball(v) for v in self._same_form(xs)], axis)
+
+    def where(self, cond, a, b):
+        if isinstance(cond, np.ndarray) and cond.dtype == np.bool_:
+            va, vb = self._same_form([a, b])
+            return super().where(cond, Ball(va), Ball(vb))
+        return super().where(cond, a, b)
+
+    # -- arithmetic ---------------------------------------------------------------------
+    def _bin(self, fn, x, y):
+        with self._wp():
+            ox, oy = self._o(x), self._o(y)
+            return Ball(_objarr(fn(ox, oy)))
+
+    def _impl_add(self, x, y):
+        return self._bin(np.add, x, y)
+
+    def _impl_sub(self, x, y):
+        return self._bin(np.subtract, x, y)
+
+    def _impl_mul(self, x, y):
+        return self._bin(np.multiply, x, y)
+
+    def _impl_div(self, x, y):
+        with self._wp():
+            q = np.true_divide(self._o(x), self._o(y))
+            return Ball(_objarr(_u_fix(q)))
+
+    def _impl_fma(self, x, y, z):
+        # a ball product is exact up to its radius, so x*y + z is one enclosure
+        with self._wp():
+            return Ball(_objarr(self._o(x) * self._o(y) + self._o(z)))
+
+    def _impl_neg(self, x):
+        x = self._v(x)
+        if x.is_point:
+            return Ball(-x.v)
+        return Ball(_objarr(_u_neg(self._o(x))))
+
+    def _impl_abs(self, x):
+        x = self._v(x)
+        if x.is_point:
+            return Ball(np.abs(x.v))
+        return Ball(_objarr(_u_abs(self._o(x))))
+
+    def _impl_minimum(self, x, y):
+        return self._bin(_b_min, x, y)
+
+    def _impl_maximum(self, x, y):
+        return self._bin(_b_max, x, y)
+
+    def _impl_sqrt(self, x):
+        with self._wp():
+            o = self._o(x)
+
+            def one(a):
+                if a >= 0:
+                    return a.sqrt()
+                if a < 0:
+                    raise self._err(NotRepresentable, "sqrt",
+                                    f"sqrt of a ball entirely below 0 ({a}) has no real value")
+                if not a.is_finite() or a.mid().is_nan():
+                    return _entire()
+                return a.nonnegative_part().sqrt()  # the part of the ball in sqrt's domain
+            return Ball(_objarr(_ufunc(one, 1, 1)(o)))
+
+    def _elem(self, fn, x):
+        with self._wp():
+            return Ball(_objarr(_u_fix(fn(self._o(x)))))
+
+    def _impl_exp(self, x):
+        return self._elem(_u_exp, x)
+
+    def _impl_exp2(self, x):
+        with self._wp():
+            ln2 = arb.const_log2()
+            return Ball(_objarr(_u_fix(_u_exp(self._o(x) * ln2))))
+
+    def _impl_log(self, x):
+        with self._wp():
+            o = self._o(x)
+
+            def one(a):
+                if a <= 0:
+                    raise self._err(NotRepresentable, "log",
+                                    f"log of a ball with no positive point ({a}) has no real value")
+                return _whole_nan(a.log())
+            return Ball(_objarr(_ufunc(one, 1, 1)(o)))
+
+    def _impl_tanh(self, x):
+        return self._elem(_u_tanh, x)
+
+    def _impl_erf(self, x):
+        return self._elem(_u_erf, x)
+
+    def _impl_sin(self, x):
+        return self._elem(_u_sin, x)
+
+    def _impl_cos(self, x):
+        return self._elem(_u_cos, x)
+
+    # -- comparison and selection -----------------------------------------------------------
+    def _cmp(self, fn_sure, fn_maybe, x, y):
+        with self._wp():
+            ox, oy = self._o(x), self._o(y)
+            sure = fn_sure(ox, oy).astype(bool)
+            maybe = fn_maybe(ox, oy)
+        return Tri(sure, maybe)
+
+    def _impl_lt(self, x, y):
+        # sure: every point of x below every point of y; maybe: not (x >= y surely)
+        with self._wp():
+            ox, oy = self._o(x), self._o(y)
+            return Tri(_b_lt(ox, oy).astype(bool), ~_b_le(oy, ox).astype(bool))
+
+    def _impl_le(self, x, y):
+        with self._wp():
+            ox, oy = self._o(x), self._o(y)
+            return Tri(_b_le(ox, oy).astype(bool), ~_b_lt(oy, ox).astype(bool))
+
+    def _impl_gt(self, x, y):
+        return self._impl_lt(y, x)
+
+    def _impl_ge(self, x, y):
+        return self._impl_le(y, x)
+
+    def _impl_eq(self, x, y):
+        with self._wp():
+            ox, oy = self._o(x), self._o(y)
+            return Tri(_b_eq(ox, oy).astype(bool), ~_b_ne(ox, oy).astype(bool))
+
+    def _impl_ne(self, x, y):
+        return ~self._impl_eq(x, y)
+
+    def _impl_where(self, cond, a, b):
+        if not isinstance(cond, Tri):
+            raise self._err(UnsupportedOp, "where",
+                            f"condition of type {type(cond).__name__}; expected a numpy bool mask "
+                            "or a comparison result of this domain")
+        with self._wp():
+            oa, ob = self._o(a), self._o(b)
+            oa, ob = np.broadcast_arrays(oa, ob)
+            sure, maybe = np.broadcast_arrays(cond.sure, cond.maybe)
+            out = np.where(sure, oa, ob)
+            und = maybe & ~sure
+            if und.any():
+                out = np.array(out, dtype=object)
+                out[und] = _b_union(oa[und], ob[und])
+            return Ball(_objarr(out))
+
+    # -- reductions ---------------------------------------------------------------------------
+    def _check_order(self, op, order):
+        """Every order is accepted: the enclosure is of the real result (order-free)."""
+
+    def _impl_max(self, rows):
+        rows = self._v(rows)
+        if rows.is_point:
+            return Ball(np.max(rows.v, axis=1))
+        o = self._o(rows)
+        with self._wp():
+            out = o[:, 0]
+            for j in range(1, o.shape[1]):
+                out = _b_max(out, o[:, j])
+        return Ball(_objarr(out))
+
+    def _impl_sum(self, rows, order):
+        rows = self._v(rows)
+        R, n = rows.shape
+        if n == 0:
+            return Ball(np.zeros(R))
+        with self._wp():
+            o = self._o(rows)
+            out = np.empty(R, dtype=object)
+            for i in range(R):
+                s = o[i, 0]
+                for v in o[i, 1:]:
+                    s = s + v
+                out[i] = s
+        return Ball(out)
+
+    def _impl_dot(self, a, b, order):
+        a, b = self._v(a), self._v(b)
+        B, m, k = a.shape
+        n = b.shape[2]
+        if k == 0:
+            return Ball(np.zeros((B, m, n)))
+        with self._wp():
+            if b.is_point:
+                return Ball(_ozaki_dot(self._o(a) if a.is_fixed else a.v, b.v, self.prec))
+            if a.is_point:
+                t = _ozaki_dot(np.swapaxes(self._o(b), 1, 2), np.swapaxes(a.v, 1, 2), self.prec)
+                return Ball(np.ascontiguousarray(np.swapaxes(t, 1, 2)))
+            return Ball(_arbmat_dot(self._o(a), self._o(b)))
+
+    # -- meta ------------------------------------------------------------------------------------
+    def _accuracy(self, prim):
+        return Accuracy("enclosure", note=f"Arb balls, {self.prec}-bit midpoints, radii rounded up")
+
+    def manifest(self, prim):
+        if prim == "dot":
+            return {"algorithm": "exact float64 BLAS products of fixed-point slices (Ozaki) for a point "
+                                 "operand; arb_mat otherwise", "order": "irrelevant (enclosure of the real product)"}
+        return {"library": "FLINT/Arb via python-flint", "precision": self.prec}
+
+
+# ---------------------------------------------------------------------------------
+# float64 views of ball arrays
+# ---------------------------------------------------------------------------------
+def bounds64(o, prec):
+    """(lo, hi) float64 with lo <= every real in the ball <= hi."""
+    with working_precision(max(prec, 64) + 64):
+        lo = _f_lo(o).astype(np.float64)
+        hi = _f_hi(o).astype(np.float64)
+        fin = _is_finite(o).astype(bool)
+    # float() of an arf is within one ulp in some direction: step outward once
+    lo = np.where(fin, np.nextafter(lo, -np.inf), -np.inf)
+    hi = np.where(fin, np.nextafter(hi, np.inf), np.inf)
+    return lo, hi
+
+
+def midrad64(o, prec, double=False):
+    """(m, r) float64 with every real of the ball in [m - r, m + r]; with
+    double=True (m, m2, r) with the ball inside [m + m2 - r, m + m2 + r]
+    (a double-double midpoint, for measuring errors of binary64 runs)."""
+    with working_precision(max(prec, 64) + 128):
+        m = _f_mid(o).astype(np.float64)
+        fin = _is_finite(o).astype(bool) & np.isfinite(m)
+        mo = np.where(fin, m, 0.0).astype(object)
+        if double:
+            m2 = _ufunc(lambda a, mm: float((a.mid() - mm).mid()), 2)(o, mo).astype(np.float64)
+            m2 = np.where(fin, m2, 0.0)
+            mo = _ufunc(lambda a, b: arb(a) + b, 2)(mo, m2.astype(object))
+        # the exact distance from the float midpoint to the ball's far end
+        d = _ufunc(lambda a, mm: float(abs(a - mm).upper()), 2)(o, mo).astype(np.float64)
+    r = np.where(fin, np.nextafter(d, np.inf), np.inf)
+    m = np.where(fin, m, 0.0)
+    return (m, m2, r) if double else (m, r)
+
+
+# ---------------------------------------------------------------------------------
+# matrix products
+# ---------------------------------------------------------------------------------
+def _arbmat_dot(a, b):
+    """(B, m, k) @ (B, k, n) for object arrays of arb, by arb_mat (C, blocked)."""
+    B, m, k = a.shape
+    n = b.shape[2]
+    out = np.empty((B, m, n), dtype=object)
+    for i in range(B):
+        A = arb_mat(a[i].tolist())
+        Bm = arb_mat(b[i].tolist())
+        C = A * Bm
+        out[i] = np.array(C.entries(), dtype=object).reshape(m, n)
+    return out
+
+
+_CHUNK = 16       # bits per slice of the ball operand's fixed-point midpoints
+
+
+def _split_point(w, bits):
+    """Exact fixed-point slices of a float matrix w (B, k, n) per column:
+    w = sum_t V_t * 2**(E - bits*(t+1)), V_t integer-valued float64 with
+    |V_t| < 2**bits, E (B, 1, n) the column exponents (|w| < 2**E).
+    Returns (slices, E, rest_bound) where rest_bound bounds |w - sum of the
+    returned slices| per column (0 when the slices are exact)."""
+    w = np.asarray(w, dtype=np.float64)
+    amax = np.max(np.abs(w), axis=1, keepdims=True)
+    _, E = np.frexp(amax)                      # amax < 2**E
+    E = np.where(amax == 0, 0, E)
+    scaled = np.ldexp(w, bits - E)              # |scaled| < 2**bits, exact (power of 2)
+    slices = []
+    for _ in range(64):
+        v = np.trunc(scaled)
+        slices.append(v)
+        scaled = np.ldexp(scaled - v, bits)     # exact: fraction part, then a power of 2
+        if not scaled.any():
+            break
+    rest = np.ldexp(np.ones_like(amax), E - bits * len(slices))
+    rest = np.where(np.any(scaled != 0, axis=1, keepdims=True), rest, 0.0)
+    return slices, E, rest
+
+
+def _extract(x):
+    """(mantissa, exponent, radius) of one arb: mid = man * 2**exp exactly."""
+    mid = x.mid()
+    if mid.is_nan() or not x.is_finite():
+        return 0, 0, math.inf
+    man, ex = mid.man_exp()
+    return int(man), int(ex), float(x.rad())
+
+
+def _fixed_rows(a, prec):
+    """Midpoints of ball array a (B, m, k) as fixed-point integers per row:
+    mid = sign * N * 2**(e_row - frac_bits), truncated toward 0 (error < one unit,
+    added to the radius), with frac_bits = min(prec + 32, the rows' accuracy + 40):
+    bits of a midpoint far below its own radius only carry noise (Arb's
+    matrix product makes the same choice). Returns (signs, uint16 limbs
+    (B, m, k, L), e_row, radius float64 (B, m, k) incl. truncation, frac_bits)."""
+    B, m, k = a.shape
+    if a.dtype != object:
+        v = a.astype(np.float64)
+        fm, fe = np.frexp(v)                    # v = fm * 2**fe, 0.5 <= |fm| < 1
+        mans = np.ldexp(fm, 53).astype(np.int64).ravel().tolist()   # exact 53-bit mantissas
+        exps = (fe - 53).astype(np.int64)
+        rad = np.zeros(v.shape)
+    else:
+        tr = [_extract(x) for x in a.ravel().tolist()]
+        mans = [t[0] for t in tr]
+        exps = np.fromiter((t[1] for t in tr), dtype=np.int64, count=len(tr)).reshape(a.shape)
+        rad = np.fromiter((t[2] for t in tr), dtype=np.float64, count=len(tr)).reshape(a.shape)
+        rad = np.nextafter(rad, np.inf)   # float() of a radius may round down
+        del tr
+    bl = np.fromiter((abs(v).bit_length() for v in mans), dtype=np.int64, count=len(mans)).reshape(a.shape)
+    low = np.iinfo(np.int64).min // 4
+    top = np.where(bl > 0, exps + bl, low)   # |mid| < 2**top
+    e_row = np.max(top, axis=2, keepdims=True)
+    e_row = np.where(e_row == low, 0, e_row)
+    rowrad = np.max(rad, axis=2, keepdims=True)
+    with np.errstate(divide="ignore"):
+        acc = np.where(rowrad > 0, e_row - np.floor(np.log2(np.where(rowrad > 0, rowrad, 1.0))), np.inf)
+    acc_max = float(np.max(acc)) if acc.size else math.inf
+    frac_bits = int(min(prec + 32, max(64.0, acc_max + 40)))
+    sh = (exps - (e_row - frac_bits)).ravel().tolist()       # N = |man| * 2**shift
+    L = (frac_bits + _CHUNK - 1) // _CHUNK
+    nbytes = 2 * L
+    buf = bytearray(nbytes * len(mans))
+    signs = np.zeros(len(mans), dtype=np.float64)
+    trunc = np.zeros(len(mans), dtype=bool)
+    for i, man in enumerate(mans):
+        if man == 0:
+            continue
+        s_ = sh[i]
+        am = -man if man < 0 else man
+        if s_ >= 0:
+            N = am << s_
+        else:
+            N = am >> -s_
+            if (N << -s_) != am:
+                trunc[i] = True
+        signs[i] = -1.0 if man < 0 else 1.0
+        buf[i * nbytes:(i + 1) * nbytes] = N.to_bytes(nbytes, "little")
+    limbs = np.frombuffer(bytes(buf), dtype="<u2").reshape(B, m, k, L)
+    if trunc.any():
+        unit = np.ldexp(np.ones((B, m, 1)), (e_row - frac_bits).astype(np.int64))
+        rad = rad + np.where(trunc.reshape(B, m, k), unit, 0.0)
+        rad = np.nextafter(rad, np.inf)
+    return signs.reshape(B, m, k), limbs, e_row, rad, frac_bits
+
+
+def _gemm_up(x, y):
+    """An upper bound of x @ y for nonnegative float64 arrays (BLAS in any order:
+    |fl(x@y) - x@y| <= gamma_k x@y, plus k underflows of at most 2**-1074)."""
+    k = x.shape[-1]
+    with np.errstate(all="ignore"):
+        p = np.matmul(x, y)
+        g = (k + 2) * 2.0 ** -53
+        return np.nextafter(p * (1 + 2 * g) + k * 2.0 ** -1074 * 2, np.inf)
+
+
+def _ozaki_dot(a, w, prec):
+    """Enclosure of a @ w for a ball array a (B, m, k) and an exact float matrix
+    w (B, k, n): exact float64 BLAS products of fixed-point slices (Ozaki et al.,
+    "Error-free transformations of matrix multiplication", Numer. Algorithms 2012).
+
+    a's midpoints become integers N (frac_bits = prec + 32 bits below each row's
+    top bit) cut into 16-bit slices A_j; w becomes per-column fixed-point slices
+    V_t of `bits` bits with 16 + bits + log2(k) <= 53, so every product A_j @ V_t
+    is a sum of integers below 2**53: exact in float64 in any order, so BLAS may
+    run it. Slice pairs more than frac_bits + 8 bits below the top pair are not
+    computed; their sum is bounded and added to the radius, as are a's radii
+    (through |w|) and the truncation of a's midpoints. The exact slice products
+    are summed exactly in base-2**16 integer digits."""
+    B, m, k = a.shape
+    n = w.shape[2]
+    signs, limbs, e_row, rad_a, frac_bits = _fixed_rows(a, prec)
+    bits = int(53 - _CHUNK - math.ceil(math.log2(max(k, 2))))
+    if bits < 4:
+        raise FpsemError(f"dot[ball]: inner dimension {k} too large for exact float64 slices")
+    V, E, wrest = _split_point(w, bits)
+    L = limbs.shape[-1]
+    T = len(V)
+    depth = frac_bits + 8
+    absw = np.abs(np.asarray(w, dtype=np.float64))
+    # value = sum_{j,t} (A_j @ V_t) * 2**(e_row - frac_bits + 16 j) * 2**(E - bits (t+1))
+    #       = 2**g * sum_{j,t} P_jt * 2**(16 j + bits (T-1-t)),  g = e_row - frac_bits + E - bits T
+    maxsh = _CHUNK * (L - 1) + bits * (T - 1)
+    D = (maxsh + 53) // 16 + 4
+    digits = np.zeros((D, B, m, n), dtype=np.int64)
+    dropped = np.zeros((B, m, n))
+    A = [limbs[..., j].astype(np.float64) * signs for j in range(L)]
+    for t, Vt in enumerate(V):
+        jmin = None
+        for j in range(L - 1, -1, -1):
+            rel = _CHUNK * (L - 1 - j) + bits * t
+            if rel > depth:
+                jmin = j + 1          # limbs j' < jmin are dropped for this slice
+                break
+            if not A[j].any():
+                continue
+            P = np.matmul(A[j], Vt).astype(np.int64)   # exact integers, |P| < 2**53
+            sh = _CHUNK * j + bits * (T - 1 - t)
+            d, r = divmod(sh, 16)
+            lo = (P & 0xFFFFFFFF) << r                  # < 2**47
+            hi = (P >> 32) << r                         # signed, |.| < 2**37
+            digits[d] += lo
+            digits[d + 2] += hi
+        if jmin:
+            # sum_{j < jmin} |A_j| 2**(16 j) < 2**(16 jmin): bound through the column sums
+            colsum = _gemm_up(np.ones((B, 1, k)), np.abs(Vt))          # (B, 1, n)
+            rowscale = np.ldexp(np.ones((B, m, 1)), (e_row - frac_bits + _CHUNK * jmin).astype(np.int64))
+            colscale = np.ldexp(np.ones((B, 1, n)), (E - bits * (t + 1)).astype(np.int64))
+            dropped = np.nextafter(dropped + np.nextafter(rowscale * colsum * colscale, np.inf), np.inf)
+    # carry propagation: digits[0..D-2] in [0, 2**16), the top one signed
+    for d in range(D - 1):
+        c = digits[d] >> 16
+        digits[d] -= c << 16
+        digits[d + 1] += c
+    gexp = (e_row - frac_bits) + (E - bits * T)                     # (B, m, 1) + (B, 1, n)
+    rad = _gemm_up(rad_a, absw)
+    if np.any(wrest):
+        amax = np.ldexp(np.ones((B, m, k)), np.broadcast_to(e_row, (B, m, k)).astype(np.int64))
+        rad = rad + _gemm_up(amax, np.broadcast_to(wrest, (B, k, n)).copy())
+    rad = np.nextafter(rad + dropped, np.inf)
+    dt = np.dtype([("d", "<u2", (D - 1,)), ("top", "<i8"), ("g", "<i8"), ("r", "<f8")])
+    out = np.empty((B, m, n), dtype=dt)
+    out["d"] = np.moveaxis(digits[:D - 1], 0, -1)
+    out["top"] = digits[D - 1]
+    out["g"] = np.broadcast_to(gexp, (B, m, n))
+    out["r"] = rad
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# fixed-point midpoints: sum_j d_j 2**(16 j) + top 2**(16 (D-1)), times 2**g
+# (d_j in [0, 2**16), top signed), with a float64 radius r rounded up
+# ---------------------------------------------------------------------------------
+def _fixed_to_arb(v):
+    """Exact arb balls [N 2**g +/- r] from a fixed-point structured array."""
+    shape = v.shape
+    flat = v.reshape(-1)
+    D1 = flat.dtype["d"].shape[0]
+    raw = memoryview(np.ascontiguousarray(flat["d"]).tobytes())
+    nb = 2 * D1
+    shift_top = 16 * D1
+    tl = flat["top"].tolist()
+    gl = flat["g"].tolist()
+    rl = flat["r"].tolist()
+    fb = int.from_bytes
+    with working_precision(16 * D1 + 192):
+        res = [arb(arf((fb(raw[i * nb:(i + 1) * nb], "little") + (tl[i] << shift_top), gl[i])), rl[i])
+               if rl[i] != math.inf else _entire() for i in range(len(tl))]
+    out = np.empty(len(res), dtype=object)
+    out[:] = res
+    return out.reshape(shape)
+
+
+def _fixed_midrad(v):
+    """(m, r) float64 with every real of the balls in [m - r, m + r], vectorised.
+    m is the sum of the five leading base-2**16 digits of |N| (relative error
+    below 2**-51 after the float64 sum; the digits left out are below 2**-64 of
+    the leading one); r adds both to the stored radius, rounded up."""
+    d = v["d"].reshape(-1, v.dtype["d"].shape[0]).astype(np.int64)
+    top = v["top"].reshape(-1).astype(np.int64)
+    g = v["g"].reshape(-1)
+    rad = v["r"].reshape(-1)
+    n, D1 = d.shape
+    neg = top < 0
+    if neg.any():
+        # two's-complement-like digits to magnitude: -(x) = (~x) + 1, carried
+        dn = 65535 - d[neg]
+        tn = -top[neg] - 1
+        carry = np.ones(dn.shape[0], dtype=np.int64)
+        for j in range(D1):
+            s_ = dn[:, j] + carry
+            carry = s_ >> 16
+            dn[:, j] = s_ & 0xFFFF
+        d[neg] = dn
+        top[neg] = tn + carry
+    allv = np.concatenate([d, top[:, None]], axis=1).astype(np.float64)   # exact (top < 2**53)
+    nz = allv != 0
+    lead = np.where(nz.any(axis=1), D1 - np.argmax(nz[:, ::-1], axis=1), 0)   # index of the leading digit
+    m = np.zeros(n)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for k in range(5):
+            j = lead - k
+            ok = j >= 0
+            jj = np.where(ok, j, 0)
+            dig = np.take_along_axis(allv, jj[:, None], axis=1)[:, 0]
+            m = m + np.where(ok, np.ldexp(dig, (16 * jj + g).astype(np.int64)), 0.0)
+        rest = np.where(lead >= 5, np.ldexp(1.0, (16 * (lead - 4) + g).astype(np.int64)), 0.0)
+        err = np.abs(m) * 2.0 ** -50 + rest + 5 * 2.0 ** -1074
+        r = np.nextafter(np.nextafter(rad + err, np.inf) * (1 + 2.0 ** -52), np.inf)
+    m = np.where(neg, -m, m)
+    fin = np.isfinite(m) & np.isfinite(rad)
+    r = np.where(fin, r, np.inf)
+    m = np.where(fin, m, 0.0)
+    return m.reshape(v.shape), r.reshape(v.shape)
