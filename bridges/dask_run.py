@@ -11,6 +11,7 @@ Dask itself retries a task whose worker died (distributed.scheduler.allowed-fail
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 
 from fpsem.errors import FpsemError
@@ -44,7 +45,7 @@ def client(workers=None, scheduler=None, timeout=30):
         return
     if workers is not None and int(workers) < 1:
         raise DaskError("--workers must be at least 1")
-    kw = dict(threads_per_worker=1, dashboard_address=None, silence_logs="error")
+    kw = dict(threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR)
     if workers is None:
         # in-process: one worker thread here (models are not shared between threads)
         cluster = distributed.LocalCluster(n_workers=1, processes=False, **kw)

@@ -105,7 +105,7 @@ def sweep_cmd(spec_path, out, workers, scheduler, serial, no_plot, as_json):
               help="encodings LO (inclusive) to HI (exclusive), decimal or 0x hex; default all 2**32")
 @click.option("--sample", type=int, default=None, metavar="N", help="N seeded random encodings of the range")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of --sample and the audit")
-@click.option("--chunk", type=int, default=1 << 22, show_default=True, help="encodings per task")
+@click.option("--chunk", type=int, default=1 << 24, show_default=True, help="encodings per task")
 @_engine_options
 @click.option("--json", "json_out", default=None, help="write the result as JSON to this file ('-': stdout)")
 def verify_cmd(func, fmt, modes, enc_range, sample, seed, chunk, workers, scheduler, serial, json_out):

@@ -15,7 +15,7 @@ through an oracle that shares no code with the emulator:
    one rounding cell of binary32 (between two neighbours, and on one side of
    their midpoint for the nearest modes) the rounding in the requested mode is
    decided (`_round_interval`: floor of the value in units of the binary32
-   quantum, exact in binary64). Where binary64 cannot resolve f(x) because it
+   quantum, exact in binary64; a numba loop). Where binary64 cannot resolve f(x) because it
    is within far less than an ulp of a binary32 value (exp(x) ~ 1 for tiny x,
    sin(x) ~ x, tanh(x) ~ +-1, ...), f(x) is "base + perturbation of known sign
    smaller than half a quantum", and the sign decides the rounding (`_RULES`,
@@ -30,7 +30,8 @@ through an oracle that shares no code with the emulator:
    assumption is wrong. A seeded audit re-checks `audit` filter-decided lanes per
    chunk with MPFR as well.
 
-Work is cut into coarse chunks (default 2**22 encodings, about a second each)
+Work is cut into coarse tasks (default 2**24 encodings, one to four seconds each,
+processed in blocks of 2**22)
 and run on Dask (`fpsem.bridges.dask_run`) or serially. Results compare the
 encodings; any NaN matches any NaN (payloads are presets, tested elsewhere);
 flags are not compared.
@@ -48,7 +49,8 @@ from fpsem.errors import FpsemError
 FUNCS = ("exp", "exp2", "log", "tanh", "erf", "sigmoid", "sin", "cos", "rsqrt")
 MODES = ("rne", "rtz", "rup", "rdn", "rna")
 EPS = 2.0 ** -40
-CHUNK = 1 << 22
+CHUNK = 1 << 24   # encodings per task: a second or more of work even in one mode
+BLOCK = 1 << 22   # encodings per vectorized pass inside a task (about 0.5 GB of temporaries)
 N_ENC = 1 << 32
 _TWO128 = 2.0 ** 128
 _FLT_MAX = float(np.finfo(np.float32).max)
@@ -151,50 +153,91 @@ def _perturbed_point(b, s):
     return np.where(np.signbit(b) & (m > 0), -p, p)
 
 
+_MODE_CODE = {"rne": 0, "rna": 0, "rtz": 1, "rup": 2, "rdn": 3}
+
+
 def _round_interval(lo, hi, mode):
     """(ok, bits): where every real in [lo, hi] (binary64, lo <= hi, finite or
     infinite) rounds in `mode` to the same binary32 value, decided without ties,
-    that value's encoding."""
-    pos = lo > 0
-    neg = hi < 0
-    ok = pos | neg
-    with np.errstate(all="ignore"):
-        mlo = np.where(neg, -hi, lo)
-        mhi = np.where(neg, -lo, hi)
-        mlo = np.where(ok, mlo, 1.0)
-        mhi = np.where(ok, mhi, 1.0)
-        ql, qh = _quantum(np.minimum(mlo, _TWO128)), _quantum(np.minimum(mhi, _TWO128))
-        kl, kh = mlo / ql, mhi / qh          # exact: scaling by powers of two
-        fl, fh = np.floor(kl), np.floor(kh)
-        rl, rh = kl - fl, kh - fh            # position inside the cell, exact
-    big = mlo >= _TWO128                     # both ends overflow
-    same = (ql == qh) & (fl == fh) & (rl > 0) & (rh > 0)
-    if mode in ("rne", "rna"):
-        same &= (rl != 0.5) & (rh != 0.5) & ((rl < 0.5) == (rh < 0.5))
-        away = rl > 0.5
-    elif mode == "rtz":
-        away = np.zeros_like(pos)
-    elif mode == "rup":
-        away = pos
-    elif mode == "rdn":
-        away = neg
-    else:
+    that value's encoding (0 where not ok)."""
+    if mode not in _MODE_CODE:
         raise VerifyError(f"verify: unknown rounding mode {mode!r}; known: {', '.join(MODES)}")
-    ok &= same | big
-    if mode in ("rne", "rna"):
-        away = away | big
-    with np.errstate(all="ignore"):
-        R = (fl + away) * ql
-        R = np.where(R >= _TWO128, np.inf, R)
-        # beyond the range: towards zero gives the largest finite value, else infinity
-        R = np.where(big, np.where(away, np.inf, _FLT_MAX), R)
-        R = np.where(ok, R, 0.0)
-        v = np.where(neg, -R, R).astype(np.float32)
-    return ok, v.view(np.uint32)
+    lo = np.ascontiguousarray(lo, dtype=np.float64)
+    hi = np.ascontiguousarray(hi, dtype=np.float64)
+    out = np.zeros(lo.shape, np.float32)
+    ok = np.zeros(lo.shape, np.bool_)
+    _round_kernel()(lo.ravel(), hi.ravel(), _MODE_CODE[mode], out.ravel(), ok.ravel())
+    return ok, out.view(np.uint32)
 
 
-def filter_decide(func, x32, mode, eps=EPS):
-    """(ok, bits) for binary32 inputs x32 (float32 array): the fast filter."""
+_KERNEL = None
+
+
+def _round_kernel():
+    """The per-lane rule of _round_interval, compiled once (numba)."""
+    global _KERNEL
+    if _KERNEL is None:
+        from numba import njit
+
+        @njit(cache=True)
+        def quantum(m):
+            # binary32 ulp of the binade [2**(e-1), 2**e) holding m: 2**(e-24),
+            # 2**-149 for subnormals, the top binade's 2**104 above
+            e = math.frexp(m)[1]
+            return math.ldexp(1.0, min(max(e - 24, -149), 104))
+
+        @njit(cache=True)
+        def kernel(lo, hi, mode, out, ok):
+            for i in range(lo.size):
+                a = lo[i]
+                b = hi[i]
+                if a > 0:
+                    neg, ml, mh = False, a, b
+                elif b < 0:
+                    neg, ml, mh = True, -b, -a
+                else:
+                    continue   # contains zero (or NaN): undecided
+                if ml >= _TWO128:
+                    # beyond the range: nearest and away-from-zero give infinity,
+                    # towards zero the largest finite value
+                    away = mode == 0 or (mode == 2 and not neg) or (mode == 3 and neg)
+                    R = math.inf if away else _FLT_MAX
+                else:
+                    q = quantum(ml)
+                    if quantum(min(mh, _TWO128)) != q:
+                        continue
+                    kl = ml / q            # exact: scaling by a power of two
+                    kh = mh / q
+                    fl = math.floor(kl)
+                    if math.floor(kh) != fl:
+                        continue
+                    rl = kl - fl           # position in the cell, exact
+                    rh = kh - fl
+                    if rl <= 0.0 or rh <= 0.0:
+                        continue           # a binary32 value inside [lo, hi]
+                    if mode == 0:
+                        if rl == 0.5 or rh == 0.5 or (rl < 0.5) != (rh < 0.5):
+                            continue       # straddles or touches the midpoint
+                        away = rl > 0.5
+                    elif mode == 1:
+                        away = False
+                    elif mode == 2:
+                        away = not neg
+                    else:
+                        away = neg
+                    R = (fl + (1.0 if away else 0.0)) * q
+                    if R >= _TWO128:
+                        R = math.inf
+                out[i] = np.float32(-R if neg else R)
+                ok[i] = True
+
+        _KERNEL = kernel
+    return _KERNEL
+
+
+def filter_interval(func, x32, eps=EPS):
+    """(lo, hi, decidable, nan_out) for binary32 inputs x32 (float32 array): f(x) in
+    [lo, hi] on the decidable lanes; nan_out: lanes whose result is NaN."""
     with np.errstate(invalid="ignore"):   # signalling NaNs
         x = x32.astype(np.float64)
     y = _f64(func, x)
@@ -218,15 +261,22 @@ def filter_decide(func, x32, mode, eps=EPS):
                                  np.broadcast_to(s(xm), xm.shape))
             lo[m] = p
             hi[m] = p
-    nonan = ~(np.isnan(lo) | np.isnan(hi))
-    ok, bits = _round_interval(np.where(nonan, lo, 1.0), np.where(nonan, hi, 1.0), mode)
-    ok &= finite_in & nonan
+    decidable = finite_in & ~(np.isnan(lo) | np.isnan(hi))
+    lo[~decidable] = 0.0   # contains zero: the kernel leaves it undecided
+    hi[~decidable] = 0.0
     # invalid operations: NaN in, log / rsqrt of x < 0, sin / cos of infinity
     nan_out = np.isnan(x)
     if func in ("log", "rsqrt"):
         nan_out |= x < 0
     elif func in ("sin", "cos"):
         nan_out |= np.isinf(x)
+    return lo, hi, decidable, nan_out
+
+
+def filter_decide(func, x32, mode, eps=EPS, interval=None):
+    """(ok, bits) for binary32 inputs x32 (float32 array): the fast filter."""
+    lo, hi, _, nan_out = interval if interval is not None else filter_interval(func, x32, eps)
+    ok, bits = _round_interval(lo, hi, mode)
     bits[nan_out] = _NAN32
     return ok | nan_out, bits
 
@@ -363,9 +413,10 @@ def check_chunk(func, modes, bits, impl=None, audit=64, seed=0, max_examples=20)
     x32 = np.asarray(bits, dtype=np.uint32).view(np.float32)
     out = {"n": int(bits.size), "modes": {}}
     rng = np.random.default_rng([int(seed), int(bits[0]) if bits.size else 0, bits.size])
+    iv = filter_interval(func, x32)
     for mode in modes:
         got = np.asarray(impl(bits, mode), dtype=np.uint32).reshape(bits.shape)
-        ok, want = filter_decide(func, x32, mode)
+        ok, want = filter_decide(func, x32, mode, interval=iv)
         st = {"mpfr": 0, "mismatches": 0, "examples": [], "filter_errors": 0, "filter_examples": [],
               "audited": 0}
         # undecided lanes and lanes where the filter and impl disagree: MPFR decides
@@ -398,10 +449,24 @@ def check_chunk(func, modes, bits, impl=None, audit=64, seed=0, max_examples=20)
 
 
 def _run_chunk(func, modes, lo, hi, sample, seed, index, start, stop, impl, audit):
+    """One task: its encodings in blocks of BLOCK (bounded memory), results merged."""
     bits = chunk_encodings(lo, hi, sample, seed, index, start, stop)
-    r = check_chunk(func, modes, bits, impl=impl, audit=audit, seed=seed)
-    r["index"] = index
-    return r
+    total = None
+    for b in range(0, bits.size, BLOCK):
+        r = check_chunk(func, modes, bits[b:b + BLOCK], impl=impl, audit=audit, seed=seed)
+        if total is None:
+            total = r
+            continue
+        total["n"] += r["n"]
+        total["seconds"] += r["seconds"]
+        for m, st in r["modes"].items():
+            t = total["modes"][m]
+            for k in ("mpfr", "mismatches", "filter_errors", "audited"):
+                t[k] += st[k]
+            t["examples"] = (t["examples"] + st["examples"])[:20]
+            t["filter_examples"] = (t["filter_examples"] + st["filter_examples"])[:20]
+    total["index"] = index
+    return total
 
 
 # -- the whole check ----------------------------------------------------------------
