@@ -18,7 +18,10 @@ from fpsem.errors import FpsemError
 
 def _console():
     from rich.console import Console
-    return Console(highlight=False, soft_wrap=True)
+    c = Console(highlight=False, soft_wrap=True)
+    if not c.is_terminal:
+        c = Console(highlight=False, soft_wrap=True, width=150)   # files and pipes: no 80-column squeeze
+    return c
 
 
 def _engine(workers, scheduler, serial):
