@@ -45,7 +45,8 @@ def client(workers=None, scheduler=None, timeout=30):
         return
     if workers is not None and int(workers) < 1:
         raise DaskError("--workers must be at least 1")
-    kw = dict(threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR)
+    # a random dashboard port: fixed 8787 collides with other users of the machine
+    kw = dict(threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR)
     if workers is None:
         # in-process: one worker thread here (models are not shared between threads)
         cluster = distributed.LocalCluster(n_workers=1, processes=False, **kw)
