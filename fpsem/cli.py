@@ -19,6 +19,8 @@ LAZY = {
     "audit": ("fpsem.bridges.cli", "audit_cmd"),
     "envelope": ("fpsem.bridges.cli", "envelope_cmd"),
     "bestiary": ("fpsem.models.bestiary.cli", "bestiary_cmd"),
+    "sweep": ("fpsem.bridges.sweep_cli", "sweep_cmd"),
+    "verify": ("fpsem.bridges.sweep_cli", "verify_cmd"),
 }
 
 

@@ -132,6 +132,15 @@ def to_fraction_scalar(v, what="asarray"):
     raise UnsupportedOption(f"{what}: cannot take {type(v).__name__} {v!r} as a number")
 
 
+def _unregistered_class(D):
+    """None when D's registry name rebuilds it (twins such as the a-priori probe
+    rebuild as their plain domain), else its class, pickled by reference."""
+    from .registry import DOMAINS, domain_class
+    if D.name in DOMAINS and isinstance(D, domain_class(D.name)):
+        return None
+    return type(D)
+
+
 class Domain:
     """Base class of every number domain. Immutable after construction."""
 
@@ -214,6 +223,12 @@ class Domain:
 
     def __hash__(self):
         return hash((type(self), tuple(sorted((k, str(v)) for k, v in self._opts.items()))))
+
+    def __reduce__(self):
+        # pickle rejects the MappingProxyType; a domain is its registry name plus its
+        # options, so it travels as those (to Dask workers, say) and is rebuilt there
+        from .registry import restore_domain
+        return restore_domain, (self.name, dict(self._opts), _unregistered_class(self))
 
     #: True for domains whose values are point values in a binary format
     is_float = False

@@ -57,3 +57,8 @@ def domain(name, **options):
     if not ok:
         raise DomainUnavailable(f"domain {name!r} is unavailable: {why}")
     return cls(**options)
+
+
+def restore_domain(name, options, cls=None):
+    """Unpickle a domain (see Domain.__reduce__): by registry name, or by class."""
+    return cls(**options) if cls is not None else domain(name, **options)
