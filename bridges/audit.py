@@ -88,8 +88,7 @@ class AuditResult:
             "findings": [f"{c.name}: {c.message}" for c in self.findings],
             "checks": [asdict(c) for c in self.checks],
             "notes": self.notes, "hashes": self.hashes,
-            "platform": {"python": platform.python_version(), "numpy": np.__version__,
-                         "machine": platform.machine()},
+            "platform": _platform(),
         }
 
     def to_json(self, path):
@@ -126,6 +125,17 @@ class AuditResult:
 # -- domains --------------------------------------------------------------------------
 FLOAT_NAMES = ("float32", "float64", "ieee32", "bf16", "fp16", "cuda")
 REF_NAMES = ("exact", "interval")
+
+
+def _platform():
+    """What the outputs may depend on besides the code: the host's FP environment
+    (float32 runs under it; see fpsem.fpenv), library versions, the machine."""
+    import numba
+
+    from fpsem import fpenv
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "machine": platform.machine(),
+            "fpenv": fpenv.describe() or "default"}
 
 
 def audit_domains(names=None):
