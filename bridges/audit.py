@@ -37,6 +37,7 @@ from fpsem import formats
 from fpsem.bounds import eta, gamma
 from fpsem.domain import PRIMITIVES
 from fpsem.errors import FpsemError, UnknownDomain
+from fpsem.interrupts import reraise_interrupt
 from fpsem.registry import DOMAINS, availability
 from fpsem.registry import domain as make_domain
 
@@ -92,9 +93,8 @@ class AuditResult:
         }
 
     def to_json(self, path):
-        with open(path, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=1)
-            fh.write("\n")
+        from fpsem.io import write_json
+        write_json(path, self.to_dict())
 
     def to_junit(self, path):
         import xml.etree.ElementTree as ET
@@ -119,7 +119,8 @@ class AuditResult:
                     ET.SubElement(tc, "skipped", message=ch.message[:500])
         tree = ET.ElementTree(root)
         ET.indent(tree)
-        tree.write(path, encoding="utf-8", xml_declaration=True)
+        from fpsem.io import atomic_write
+        atomic_write(path, lambda fh: tree.write(fh, encoding="utf-8", xml_declaration=True), binary=True)
 
 
 # -- domains --------------------------------------------------------------------------
@@ -222,7 +223,8 @@ def case_prims(case):
         from fpsem.introspect import primitives_used
         try:
             _PRIMS_CACHE[rec.name] = tuple(primitives_used(rec.name)) + ("asarray",)
-        except Exception:
+        except Exception as e:
+            reraise_interrupt(e)
             _PRIMS_CACHE[rec.name] = tuple(PRIMITIVES)  # unknown: promise nothing
     return _PRIMS_CACHE[rec.name]
 
@@ -577,6 +579,7 @@ def _run_audit(suite, domains, baseline, models, progress):
                 vals = _outputs(PD, out)
                 imgs = [_image(D, v) for v in vals]
             except Exception as e:  # noqa: BLE001
+                reraise_interrupt(e)
                 if _is_user_error(e):
                     res.notes.append(f"{case.name}@{label}: {type(e).__name__}: {e}")
                     continue
@@ -600,6 +603,7 @@ def _run_audit(suite, domains, baseline, models, progress):
                             st = "pass" if ap.ratio <= 1 else "fail"
                             msg = f"local a-priori bound {ap.what}: observed/bound {ap.ratio:.3g}"
                 except Exception as e:  # noqa: BLE001
+                    reraise_interrupt(e)
                     st, msg = "fail", f"{type(e).__name__} while checking: {e}"
                 if st is not None:
                     add(Check(f"bound:{case.name}@{label}", "bound", st, msg, time.perf_counter() - t))
@@ -624,6 +628,7 @@ def _run_audit(suite, domains, baseline, models, progress):
             try:
                 st, msg = check_enclosure(case, refs["interval"], refs.get("exact"), inputs)
             except Exception as e:  # noqa: BLE001
+                reraise_interrupt(e)
                 st, msg = ("skip", f"{type(e).__name__}: {e}") if _is_user_error(e) else \
                           ("fail", f"{type(e).__name__}: {e}")
             add(Check(f"enclosure:{case.name}", "enclosure", st, msg, time.perf_counter() - t))
@@ -668,6 +673,7 @@ def _audit_model(res, name, config, floats, refs, pairs):
         env = run_domains(name, None, [floats[lb] for lb in labels], ref, config=config, compare=[],
                           decision="auto")
     except Exception as e:  # noqa: BLE001
+        reraise_interrupt(e)
         st = "skip" if _is_user_error(e) else "fail"
         add(Check(f"run:{mname}", "run", st, f"{type(e).__name__}: {e}", time.perf_counter() - t))
         return
@@ -780,9 +786,8 @@ def load_baseline(path):
 def write_baseline(res, path):
     data = {"fpsem_audit_baseline": 1, "suite": res.suite,
             "platform": res.to_dict()["platform"], "hashes": dict(sorted(res.hashes.items()))}
-    with open(path, "w") as fh:
-        json.dump(data, fh, indent=1)
-        fh.write("\n")
+    from fpsem.io import write_json
+    write_json(path, data)
 
 
 def compare_baseline(res, baseline):
@@ -799,4 +804,7 @@ def compare_baseline(res, baseline):
         res.notes.append(f"{len(missing)} baseline entries not audited in this run (domain unavailable?), "
                          f"e.g. {missing[0]}")
     if new:
-        res.notes.append(f"{len(new)} audited outputs not in the baseline, e.g. {new[0]}")
+        # an output the baseline does not cover is not drift-checked: a finding
+        res.checks.append(Check("baseline:coverage", "baseline", "fail",
+                                f"{len(new)} audited outputs are not in the baseline, e.g. {new[0]} "
+                                f"(record a new one with --update-baseline)"))

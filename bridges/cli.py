@@ -37,12 +37,18 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
 
     from .audit import load_baseline, run_audit, write_baseline
 
+    from fpsem.io import check_output_path
+
     con = Console(stderr=False, highlight=False)
     target = None
     if update is not None:
         target = update or baseline
         if not target:
             raise FpsemError("--update-baseline needs a file (or --baseline FILE)")
+    # validate every output path before the run, not after it
+    check_output_path(json_out, "--json")
+    check_output_path(junit_out, "--junit")
+    check_output_path(target, "--update-baseline")
     base = load_baseline(baseline) if baseline and update is None else None
     res = run_audit(suite=suite, domains=_split(domains), baseline=base, models=not no_models)
     if json_out:
@@ -84,8 +90,14 @@ def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_o
     """Error envelope of MODEL (a zoo name) node by node against a reference."""
     from rich.console import Console
 
+    from fpsem.io import check_output_path
+
     from .envelope import run_domains
 
+    check_output_path(json_out, "--json")
+    check_output_path(plot_out, "--plot")
+    if nworst < 0:
+        raise FpsemError(f"--worst must be >= 0, got {nworst}")
     cmp = "auto" if compare == "auto" else ([] if compare in ("none", "") else _split(compare))
     env = run_domains(model, None, _split(domains), reference, config=config, acc=acc, compare=cmp,
                       apriori=not no_apriori)

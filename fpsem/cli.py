@@ -107,17 +107,31 @@ def ops_cmd(as_json, name):
     Console().print(t)
 
 
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
 def main(argv=None):
+    from .interrupts import install, is_interrupt
+    install()
     try:
         rc = cli.main(args=argv, prog_name="fpsem", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("fpsem: aborted", err=True)
-        sys.exit(1)
+        # click raises Abort for a KeyboardInterrupt (or EOF) at a prompt
+        click.echo("fpsem: interrupted", err=True)
+        sys.exit(130)
     except click.exceptions.ClickException as e:
-        e.show()
+        # one line: the command and the problem (click's own show() prints usage too)
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else "fpsem"
+        hint = f" (see '{where} --help')" if isinstance(e, click.UsageError) else ""
+        click.echo(f"fpsem: error: {where}: {_one_line(e.format_message())}{hint}", err=True)
         sys.exit(2 if isinstance(e, click.UsageError) else e.exit_code)
     except FpsemError as e:
-        click.echo(f"fpsem: error: {e}", err=True)
+        if is_interrupt(e):
+            click.echo("fpsem: interrupted", err=True)
+            sys.exit(130)
+        click.echo(f"fpsem: error: {_one_line(e)}", err=True)
         sys.exit(2)
     except OSError as e:
         if e.filename is None:
@@ -132,6 +146,12 @@ def main(argv=None):
     except KeyboardInterrupt:
         click.echo("fpsem: interrupted", err=True)
         sys.exit(130)
+    except Exception as e:
+        # an interrupt can surface as another exception (numba: SystemError)
+        if is_interrupt(e):
+            click.echo("fpsem: interrupted", err=True)
+            sys.exit(130)
+        raise
     # with standalone_mode=False click returns ctx.exit(n) codes instead of exiting
     sys.exit(rc if isinstance(rc, int) else 0)
 

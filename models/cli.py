@@ -195,15 +195,22 @@ def _jsonable(x):
 @click.option("--generate", "-g", "n_generate", type=int, default=0, help="greedily decode K tokens (KV cache)")
 @click.option("--top", "n_top", type=int, default=5, show_default=True, help="how many top tokens to show")
 @click.option("--json", "json_out", default=None, help="write a JSON report to this file ('-' for stdout)")
-@click.option("--save-logits", default=None, help="write the first domain's output as float64 .npy")
+@click.option("--save-logits", default=None,
+              help="write the first domain's output as a float64 .npy file to exactly this path")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, acc, reference, prompt,
             token_ids, n_tokens, vocab, merges, n_generate, n_top, json_out, save_logits, no_progress):
     """Run MODEL (gpt2 or a zoo model) under one or more domains and compare."""
     import fpsem
+    from fpsem.io import check_output_path, write_npy, write_text
 
     from . import get_model
     from .values import as_saved, bounds, point, top1_certain
+
+    # output paths are checked before the run (a typo must not cost the run)
+    if json_out != "-":
+        check_output_path(json_out, "--json")
+    check_output_path(save_logits, "--save-logits")
 
     model = get_model(model_name, config=config, weights=weights, seed=seed)
     is_lm = model.name == "gpt2"
@@ -241,7 +248,8 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     else:
         inputs = tuple(model.default_inputs())
 
-    out = _console()
+    # with --json - only the JSON goes to stdout; everything else to stderr
+    out = _console(stderr=json_out == "-")
     report = {"model": model.name, "config": _jsonable(_asdict(model.config)), "n_params": model.n_params,
               "weights": model.describe_weights(), "random_weights": model.random_weights,
               "domains": [D.label for D in domains], "reference": R.label if R else None}
@@ -406,23 +414,22 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
             else:
                 out.print("  every domain picks the same token at every step")
 
-    if save_logits:
+    if save_logits is not None:
         arr = as_saved(domains[0], outs_d[0])
         try:
-            np.save(save_logits, arr)
+            write_npy(save_logits, arr)  # exactly this path (np.save would append .npy)
         except OSError as e:
-            raise FpsemError(f"cannot write {save_logits}: {e.strerror}") from None
+            raise FpsemError(f"--save-logits: cannot write {save_logits}: {e.strerror}") from None
         out.print(f"saved {domains[0].label} {'logits' if is_lm else 'outputs'} {arr.shape} float64 to {save_logits}")
-    if json_out:
+    if json_out is not None:
         text = json.dumps(_jsonable(report), indent=1, ensure_ascii=False)
         if json_out == "-":
             click.echo(text)
         else:
             try:
-                with open(json_out, "w", encoding="utf-8") as f:
-                    f.write(text)
+                write_text(json_out, text + "\n")
             except OSError as e:
-                raise FpsemError(f"cannot write {json_out}: {e.strerror}") from None
+                raise FpsemError(f"--json: cannot write {json_out}: {e.strerror}") from None
 
 
 def D_last(D, o):

@@ -186,16 +186,19 @@ def load_gpt2(path, config=None):
 
 def save_gpt2(model, path, prefix="transformer."):
     """Write a model's parameters as a HF-named safetensors file (for tests and export)."""
-    from safetensors.numpy import save_file
-    save_file({prefix + k: np.ascontiguousarray(v) for k, v in model.params.items()}, path)
+    from safetensors.numpy import save
+
+    from fpsem.io import atomic_write
+    data = save({prefix + k: np.ascontiguousarray(v) for k, v in model.params.items()})
+    atomic_write(path, lambda fh: fh.write(data), binary=True)
 
 
 def write_config_json(cfg, path):
-    with open(path, "w") as f:
-        json.dump({"model_type": "gpt2", "n_layer": cfg.n_layer, "n_embd": cfg.n_embd,
+    from fpsem.io import atomic_write
+    atomic_write(path, lambda f: json.dump({"model_type": "gpt2", "n_layer": cfg.n_layer, "n_embd": cfg.n_embd,
                    "n_head": cfg.n_head, "n_positions": cfg.n_positions, "n_ctx": cfg.n_positions,
                    "vocab_size": cfg.vocab_size, "layer_norm_epsilon": float(cfg.layer_norm_epsilon),
-                   "activation_function": "gelu_new"}, f, indent=1)
+                   "activation_function": "gelu_new"}, f, indent=1))
 
 
 __all__ = ["load_gpt2", "save_gpt2", "write_config_json", "normalize_names", "dataclasses"]
