@@ -112,8 +112,38 @@ def _one_line(text):
 
 
 def main(argv=None):
-    from .interrupts import install, is_interrupt
-    install()
+    from .interrupts import install, received
+    restore = install()
+    code = 1
+    try:
+        _main(argv)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if received() and code != 130:
+            # a Ctrl-C that some library swallowed (a ctypes callback prints and drops it)
+            click.echo("fpsem: interrupted", err=True)
+            code = 130
+        if argv is not None:
+            raise SystemExit(code) from None
+    finally:
+        if argv is not None:
+            restore()
+    # A real process whose work is done. Leave without interpreter finalization:
+    # it restores the default SIGINT action, and a late Ctrl-C there would kill the
+    # process with -2 instead of the exit code chosen here (outputs are fsynced).
+    import os
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _main(argv):
+    from .interrupts import is_interrupt
     try:
         rc = cli.main(args=argv, prog_name="fpsem", standalone_mode=False)
     except click.exceptions.Abort:

@@ -10,6 +10,7 @@ catch broad exceptions re-raise it (`reraise_interrupt`).
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 _count = 0
@@ -22,9 +23,29 @@ def _handler(signum, frame):
 
 
 def install():
-    """Count SIGINTs (and raise KeyboardInterrupt, as Python's default handler does)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _handler)
+    """Count SIGINTs (and raise KeyboardInterrupt, as Python's default handler
+    does). Returns a function that restores the previous handler and the count."""
+    global _count
+    _count = 0
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    old = signal.signal(signal.SIGINT, _handler)
+    old_hook = sys.unraisablehook
+
+    def hook(u):
+        # a KeyboardInterrupt raised inside a callback that cannot propagate it
+        # (ctypes, llvmlite's object cache): counted above, reported by the CLI
+        # as 'interrupted'; no "Exception ignored" traceback
+        if not isinstance(u.exc_value, KeyboardInterrupt):
+            old_hook(u)
+    sys.unraisablehook = hook
+
+    def restore():
+        global _count
+        signal.signal(signal.SIGINT, old)
+        sys.unraisablehook = old_hook
+        _count = 0
+    return restore
 
 
 def received() -> int:

@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 
+from . import interrupts
 from .errors import FpsemError
 
 
@@ -62,6 +63,9 @@ def atomic_write(path, writer, binary=False):
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
+        if interrupts.received():
+            # a Ctrl-C that a library swallowed: do not commit output of an interrupted run
+            raise KeyboardInterrupt
         os.replace(tmp, p)
     except BaseException:
         try:
