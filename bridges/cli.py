@@ -82,7 +82,7 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
 @click.option("--acc", default=None, help="accumulation order for every float domain (sequential, pairwise, ...)")
 @click.option("--compare", default="auto", show_default=True,
               help="extra float domains for bit comparison (comma-separated), 'auto' or 'none'")
-@click.option("--worst", "nworst", type=int, default=5, show_default=True, help="list the k worst nodes by ulp")
+@click.option("--worst", "nworst", type=click.IntRange(0), default=5, show_default=True, help="list the k worst nodes by ulp")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the envelope as JSON")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None, help="write a PNG of error per node")
 @click.option("--no-apriori", is_flag=True, help="skip the a-priori dot bounds (faster)")

@@ -258,7 +258,12 @@ class Domain:
         return parts[0]
 
     def shape(self, x):
-        return tuple(self._parts(x)[0].shape)
+        try:
+            return tuple(self._parts(x)[0].shape)
+        except (AttributeError, TypeError, IndexError, KeyError):
+            # plain data (a list, a str, None) where a value was expected
+            raise self._err(ShapeError, "shape", f"expected a {self.label} value, got "
+                            f"{type(x).__name__}; convert plain data with D.asarray(...)") from None
 
     def ndim(self, x):
         return len(self.shape(x))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import click
@@ -24,14 +25,22 @@ def _console(stderr=False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
+_ID = re.compile(r"[0-9]+")
+
+
 def _parse_ids(text):
-    try:
-        ids = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
-    except ValueError:
-        raise ShapeError(f"--token-ids must be comma-separated integers, got {text!r}") from None
-    if not ids:
+    """'1,2, 3' -> int64 ids. Strict: "1 2 3" (not 123), "1,,2", "1_000", "+1",
+    "-1" and ids beyond int64 are errors, not silently reinterpreted."""
+    items = [s.strip() for s in text.split(",")]
+    if items == [""]:
         raise ShapeError("--token-ids is empty")
-    return np.array(ids, dtype=np.int64)
+    for s in items:
+        if not _ID.fullmatch(s):
+            what = "an empty item" if s == "" else repr(s)
+            raise ShapeError(f"--token-ids must be comma-separated non-negative integers; {what} is not one")
+        if len(s) > 18:
+            raise ShapeError(f"--token-ids: {s} is not a token id (too large)")
+    return np.array([int(s) for s in items], dtype=np.int64)
 
 
 def _domains(spec, rounding, ftz, acc, daz=False):
@@ -178,7 +187,8 @@ def _jsonable(x):
 @click.argument("model_name", metavar="MODEL")
 @click.option("--config", "-c", "config", default=None, help="config preset (gpt2: tiny, small, medium, large, xl)")
 @click.option("--weights", "-w", default=None, help="HF GPT-2 checkpoint: model.safetensors or a directory")
-@click.option("--seed", default=0, show_default=True, help="seed of the random weights")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="seed of the random weights")
 @click.option("--domain", "-d", "domain_spec", default="ieee32", show_default=True,
               help="domain(s), comma separated; the first is the one --save-logits writes")
 @click.option("--rounding", default=None, help="rounding mode for the domains (rne, rtz, rup, rdn, rna)")
@@ -189,11 +199,11 @@ def _jsonable(x):
               help="reference domain for the envelope, or 'none'")
 @click.option("--prompt", "-p", default=None, help="prompt text (gpt2)")
 @click.option("--token-ids", default=None, help="comma-separated token ids (gpt2)")
-@click.option("--tokens", "-n", "n_tokens", type=int, default=None, help="N tokens of the built-in prompt (gpt2)")
+@click.option("--tokens", "-n", "n_tokens", type=click.IntRange(1), default=None, help="N tokens of the built-in prompt (gpt2)")
 @click.option("--vocab", default=None, help="GPT-2 vocab.json for BPE")
 @click.option("--merges", default=None, help="GPT-2 merges.txt for BPE")
-@click.option("--generate", "-g", "n_generate", type=int, default=0, help="greedily decode K tokens (KV cache)")
-@click.option("--top", "n_top", type=int, default=5, show_default=True, help="how many top tokens to show")
+@click.option("--generate", "-g", "n_generate", type=click.IntRange(0), default=0, help="greedily decode K tokens (KV cache)")
+@click.option("--top", "n_top", type=click.IntRange(1, 100), default=5, show_default=True, help="how many top tokens to show")
 @click.option("--json", "json_out", default=None, help="write a JSON report to this file ('-' for stdout)")
 @click.option("--save-logits", default=None,
               help="write the first domain's output as a float64 .npy file to exactly this path")
@@ -212,6 +222,9 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         check_output_path(json_out, "--json")
     check_output_path(save_logits, "--save-logits")
 
+    # cheap checks first: a bad option must not wait for the model to load
+    parsed_ids = _parse_ids(token_ids) if token_ids is not None else None
+    _domains(domain_spec, rounding, ftz, acc, daz)
     model = get_model(model_name, config=config, weights=weights, seed=seed)
     is_lm = model.name == "gpt2"
     if not is_lm and (prompt or token_ids or n_tokens or vocab or merges or n_generate):
@@ -235,7 +248,7 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
             if ids.size == 0:
                 raise ShapeError("--prompt is empty")
         elif token_ids is not None:
-            ids = _parse_ids(token_ids)
+            ids = parsed_ids
         elif n_tokens is not None:
             ids = builtin_ids(tok, n_tokens, model.config)
         else:
