@@ -83,7 +83,9 @@ class AuditResult:
         return out
 
     def to_dict(self):
+        import fpsem
         return {
+            "schema": "fpsem.audit/1", "fpsem_version": fpsem.__version__,
             "suite": self.suite, "domains": self.domains, "seconds": round(self.seconds, 3),
             "counts": self.counts(), "ok": self.ok,
             "findings": [f"{c.name}: {c.message}" for c in self.findings],
@@ -780,11 +782,15 @@ def load_baseline(path):
     hashes = data.get("hashes") if isinstance(data, dict) else None
     if not isinstance(hashes, dict):
         raise FpsemError(f"baseline {path}: no 'hashes' table (write one with --update-baseline)")
+    bad = next((k for k, v in hashes.items() if not isinstance(v, str)), None)
+    if bad is not None:
+        raise FpsemError(f"baseline {path}: hash of {bad!r} is not a string")
     return hashes
 
 
 def write_baseline(res, path):
-    data = {"fpsem_audit_baseline": 1, "suite": res.suite,
+    import fpsem
+    data = {"fpsem_audit_baseline": 1, "fpsem_version": fpsem.__version__, "suite": res.suite,
             "platform": res.to_dict()["platform"], "hashes": dict(sorted(res.hashes.items()))}
     from fpsem.io import write_json
     write_json(path, data)

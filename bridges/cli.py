@@ -8,7 +8,9 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape  # notes and names are text, not markup ("pip install 'fpsem[cuda]'")
 
+from fpsem.console import make_console
 from fpsem.errors import FpsemError
 
 
@@ -33,13 +35,12 @@ def _split(s):
 def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_models, quiet):
     """Differential float audit: bit agreement where promised, declared bounds,
     interval soundness, and bit drift against a baseline."""
-    from rich.console import Console
 
     from .audit import load_baseline, run_audit, write_baseline
 
     from fpsem.io import check_output_path
 
-    con = Console(stderr=False, highlight=False)
+    con = make_console()
     target = None
     if update is not None:
         target = update or baseline
@@ -60,9 +61,9 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
     c = res.counts()
     if not quiet:
         for n in res.notes:
-            con.print(f"[dim]note: {n}[/]")
+            con.print(f"[dim]note: {escape(n)}[/]")
     for f in res.findings:
-        con.print(f"[red]FINDING[/] {f.name}: {f.message.splitlines()[0] if f.message else ''}")
+        con.print(f"[red]FINDING[/] {escape(f.name)}: {escape(f.message.splitlines()[0]) if f.message else ''}")
     state = "[green]clean[/]" if res.ok else f"[red]{len(res.findings)} finding(s)[/]"
     con.print(f"fpsem audit --suite {suite}: {len(res.checks)} checks, {c['pass']} passed, {c['fail']} failed, "
               f"{c['skip']} skipped over {', '.join(res.domains)} in {res.seconds:.1f}s: {state}"
@@ -88,7 +89,6 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
 @click.option("--no-apriori", is_flag=True, help="skip the a-priori dot bounds (faster)")
 def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_out, plot_out, no_apriori):
     """Error envelope of MODEL (a zoo name) node by node against a reference."""
-    from rich.console import Console
 
     from fpsem.io import check_output_path
 
@@ -101,29 +101,28 @@ def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_o
     cmp = "auto" if compare == "auto" else ([] if compare in ("none", "") else _split(compare))
     env = run_domains(model, None, _split(domains), reference, config=config, acc=acc, compare=cmp,
                       apriori=not no_apriori)
-    con = Console(highlight=False)
+    con = make_console()
     con.print(env.table())
     print_summary(env, con, nworst)
     if json_out:
         env.to_json(json_out)
-        con.print(f"envelope written to {json_out}")
+        con.print(f"envelope written to {escape(json_out)}")
     if plot_out:
         env.plot(plot_out)
-        con.print(f"plot written to {plot_out}")
+        con.print(f"plot written to {escape(plot_out)}")
 
 
 def print_summary(env, console=None, nworst=3):
     """The envelope summary that `fpsem run` and `fpsem envelope` print."""
     if console is None:
-        from rich.console import Console
-        console = Console(highlight=False)
-    console.print(env.summary())
+        console = make_console()
+    console.print(escape(env.summary()))
     if nworst:
         ws = env.worst(nworst, by="ulp")
         if ws:
-            console.print("worst nodes by ulp: " + ", ".join(f"{s.name} ({s.max_ulp:.3g})" for s in ws))
+            console.print(escape("worst nodes by ulp: " + ", ".join(f"{s.name} ({s.max_ulp:.3g})" for s in ws)))
     for n in env.notes:
-        console.print(f"[dim]note: {n}[/]")
+        console.print(f"[dim]note: {escape(n)}[/]")
 
 
 if __name__ == "__main__":  # pragma: no cover

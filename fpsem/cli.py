@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from .console import make_console
 from .errors import FpsemError
 
 # subcommands that live with the code they drive: name -> (module, attribute)
@@ -52,7 +53,6 @@ def domains_cmd(as_json):
     """List every domain, its options and whether it is available here."""
     import json
 
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -78,7 +78,7 @@ def domains_cmd(as_json):
         avail = "[green]yes[/]" if r["available"] else f"[red]no[/]: {escape(r['reason'])}"
         t.add_row(r["name"], avail, escape(", ".join(f"{k}={v}" for k, v in r["options"].items())),
                   escape(r["description"]))
-    Console().print(t)
+    make_console().print(t)
 
 
 @cli.command("ops")
@@ -88,7 +88,6 @@ def ops_cmd(as_json, name):
     """List every op and the primitives it uses (traced on sample inputs)."""
     import json
 
-    from rich.console import Console
     from rich.table import Table
 
     from rich.markup import escape
@@ -104,7 +103,7 @@ def ops_cmd(as_json, name):
         t.add_column(col)
     for r in rows:
         t.add_row(r["name"], r["group"], " ".join(r["primitives"]), escape(r["summary"]))
-    Console().print(t)
+    make_console().print(t)
 
 
 def _one_line(text):

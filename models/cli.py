@@ -16,13 +16,14 @@ import time
 
 import click
 import numpy as np
+from rich.markup import escape  # names, paths and notes are text, not rich markup
 
 from fpsem.errors import FpsemError, ShapeError
 
 
 def _console(stderr=False):
-    from rich.console import Console
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    from fpsem.console import make_console
+    return make_console(stderr=stderr, soft_wrap=False)
 
 
 _ID = re.compile(r"[0-9]+")
@@ -263,16 +264,18 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
 
     # with --json - only the JSON goes to stdout; everything else to stderr
     out = _console(stderr=json_out == "-")
-    report = {"model": model.name, "config": _jsonable(_asdict(model.config)), "n_params": model.n_params,
+    # versioned and traceable: which fpsem, which inputs (hashes), which host FP state
+    report = {"schema": "fpsem.run/1", "fpsem_version": fpsem.__version__,
+              "inputs": _input_hashes(weights, inputs), "host_fpenv": _fpenv_desc(),
+              "model": model.name, "config": _jsonable(_asdict(model.config)), "n_params": model.n_params,
               "weights": model.describe_weights(), "random_weights": model.random_weights,
               "domains": [D.label for D in domains], "reference": R.label if R else None}
     out.print(f"[bold]{model.name}[/] ({getattr(model.config, 'preset', '')}, {model.n_params:,} parameters)")
     if model.random_weights:
-        out.print(f"[yellow]{model.describe_weights()}[/]")
+        out.print(f"[yellow]{escape(model.describe_weights())}[/]")
     else:
-        out.print(model.describe_weights())
+        out.print(escape(model.describe_weights()))
     if is_lm:
-        from rich.markup import escape
         report["tokens"] = [int(i) for i in ids]
         shown = tok.decode(ids)
         out.print(f"{ids.size} input tokens ({'BPE' if tok.has_vocab else 'byte tokens'}): "
@@ -372,7 +375,7 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
                          + ("" if env.reference_kind in ("enclosure", "exact") else " (reference not rigorous)"), rows)
             report["envelope"].append({"domain": D.label, "blocks": rows})
         for line in env.summary().splitlines()[1:]:
-            out.print(line)
+            out.print(escape(line))
         if env._decision_data is not None:
             dec = env.decision()
             report["decision"] = dec.to_dict()
@@ -417,8 +420,8 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         gen, disagreements = _generate(model, domains, outs_d, caches[:len(domains)], n_generate)
         report["generate"] = {"ids": gen, "text": tok.decode(gen), "disagreements": disagreements,
                               "driver": domains[0].label}
-        out.print(f"generated ({n_generate} greedy tokens, driven by {domains[0].label}): "
-                  f"{json.dumps(tok.decode(gen), ensure_ascii=False)}")
+        out.print(escape(f"generated ({n_generate} greedy tokens, driven by {domains[0].label}): "
+                         f"{json.dumps(tok.decode(gen), ensure_ascii=False)}"))
         if len(domains) > 1:
             if disagreements:
                 for d in disagreements:
@@ -433,7 +436,8 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
             write_npy(save_logits, arr)  # exactly this path (np.save would append .npy)
         except OSError as e:
             raise FpsemError(f"--save-logits: cannot write {save_logits}: {e.strerror}") from None
-        out.print(f"saved {domains[0].label} {'logits' if is_lm else 'outputs'} {arr.shape} float64 to {save_logits}")
+        out.print(escape(f"saved {domains[0].label} {'logits' if is_lm else 'outputs'} {arr.shape} float64 "
+                         f"to {save_logits}"))
     if json_out is not None:
         text = json.dumps(_jsonable(report), indent=1, ensure_ascii=False)
         if json_out == "-":
@@ -443,6 +447,33 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
                 write_text(json_out, text + "\n")
             except OSError as e:
                 raise FpsemError(f"--json: cannot write {json_out}: {e.strerror}") from None
+
+
+def _sha256_file(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _input_hashes(weights, inputs):
+    import hashlib
+    out = {"inputs_sha256": hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes()
+                                                    for a in inputs)).hexdigest()}
+    if weights:
+        st = os.path.join(weights, "model.safetensors") if os.path.isdir(weights) else weights
+        out["weights_sha256"] = _sha256_file(st)
+        cj = os.path.join(os.path.dirname(os.path.abspath(st)), "config.json")
+        if os.path.isfile(cj):
+            out["config_sha256"] = _sha256_file(cj)
+    return out
+
+
+def _fpenv_desc():
+    from fpsem import fpenv
+    return fpenv.describe() or "default"
 
 
 def D_last(D, o):
