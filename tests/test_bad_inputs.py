@@ -181,6 +181,24 @@ def test_valid_checkpoint_runs(tmp_path):
     assert code == 0, err
 
 
+@pytest.mark.parametrize("vocab,merges,needle", [
+    ("[1, 2]", "a b\n", "must map tokens to ids"),
+    ('{"a": "x"}', "a b\n", "non-negative integer"),
+    ('{"a": -1}', "a b\n", "non-negative integer"),
+    ('{"a": 1, "b": 1}', "a b\n", "share an id"),
+    ('{"a": 1}', b"\xff\xfe", "UTF-8"),
+    ('{"a": 1}', "a b c\n", "malformed merge line"),
+    ("{", "a b\n", "not valid JSON"),
+])
+def test_malformed_tokenizer_files(tmp_path, vocab, merges, needle):
+    v, m = tmp_path / "vocab.json", tmp_path / "merges.txt"
+    v.write_text(vocab)
+    m.write_bytes(merges if isinstance(merges, bytes) else merges.encode())
+    code, out, err = cli("run", "gpt2", "--vocab", str(v), "--merges", str(m), "-r", "none", "--no-progress",
+                         "-d", "float64")
+    assert_user_error(code, err, needle)
+
+
 # ------------------------------------------------------------------ op arguments
 D = fpsem.domain("float32")
 X4 = D.asarray(np.ones((1, 2, 5, 5)))
