@@ -22,7 +22,8 @@ def _split(s):
 @click.option("--suite", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
               help="quick: one fixed-seed case per op, edge cases, tiny models; full: more seeds, orders and sizes")
 @click.option("--domains", default=None, help="comma-separated domains to audit (default: every available one)")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the full report as JSON")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="write the full report as JSON ('-': stdout)")
 @click.option("--junit", "junit_out", type=click.Path(dir_okay=False), default=None,
               help="write JUnit XML (one testcase per check)")
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
@@ -40,19 +41,24 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
 
     from fpsem.io import check_output_path
 
-    con = make_console()
+    # one --json convention across commands: '-' is stdout, and then only JSON goes there
+    con = make_console(stderr=json_out == "-")
     target = None
     if update is not None:
         target = update or baseline
         if not target:
             raise FpsemError("--update-baseline needs a file (or --baseline FILE)")
     # validate every output path before the run, not after it
-    check_output_path(json_out, "--json")
+    if json_out != "-":
+        check_output_path(json_out, "--json")
     check_output_path(junit_out, "--junit")
     check_output_path(target, "--update-baseline")
     base = load_baseline(baseline) if baseline and update is None else None
     res = run_audit(suite=suite, domains=_split(domains), baseline=base, models=not no_models)
-    if json_out:
+    if json_out == "-":
+        import json
+        click.echo(json.dumps(res.to_dict(), indent=1))
+    elif json_out is not None:
         res.to_json(json_out)
     if junit_out:
         res.to_junit(junit_out)
@@ -84,7 +90,8 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
 @click.option("--compare", default="auto", show_default=True,
               help="extra float domains for bit comparison (comma-separated), 'auto' or 'none'")
 @click.option("--worst", "nworst", type=click.IntRange(0), default=5, show_default=True, help="list the k worst nodes by ulp")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the envelope as JSON")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="write the envelope as JSON ('-': stdout)")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None, help="write a PNG of error per node")
 @click.option("--no-apriori", is_flag=True, help="skip the a-priori dot bounds (faster)")
 def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_out, plot_out, no_apriori):
@@ -94,17 +101,20 @@ def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_o
 
     from .envelope import run_domains
 
-    check_output_path(json_out, "--json")
+    if json_out != "-":
+        check_output_path(json_out, "--json")
     check_output_path(plot_out, "--plot")
     if nworst < 0:
         raise FpsemError(f"--worst must be >= 0, got {nworst}")
     cmp = "auto" if compare == "auto" else ([] if compare in ("none", "") else _split(compare))
     env = run_domains(model, None, _split(domains), reference, config=config, acc=acc, compare=cmp,
                       apriori=not no_apriori)
-    con = make_console()
+    con = make_console(stderr=json_out == "-")
     con.print(env.table())
     print_summary(env, con, nworst)
-    if json_out:
+    if json_out == "-":
+        click.echo(env.to_json())
+    elif json_out is not None:
         env.to_json(json_out)
         con.print(f"envelope written to {escape(json_out)}")
     if plot_out:
