@@ -45,8 +45,8 @@ def _parse_ids(text):
 
 
 def _domains(spec, rounding, ftz, acc, daz=False):
-    import fpsem
-    names = [s.strip() for s in spec.split(",") if s.strip()]
+    from fpsem.registry import domain_from_spec, split_domain_specs
+    names = split_domain_specs(spec)
     if not names:
         raise FpsemError("--domain names no domain")
     opts = {}
@@ -60,7 +60,7 @@ def _domains(spec, rounding, ftz, acc, daz=False):
         opts["acc"] = acc
     out = []
     for n in names:
-        D = fpsem.domain(n, **opts)
+        D = domain_from_spec(n, **opts)  # 'ieee32:rounding=rtz' as in `fpsem envelope`
         if D in out:
             raise FpsemError(f"--domain lists {D.label} twice")
         out.append(D)

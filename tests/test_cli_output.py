@@ -58,3 +58,12 @@ def test_baseline_with_bad_hash_is_a_user_error(capsys, tmp_path):
     base.write_text('{"hashes": {"op:x@float64": 3}}')
     code, out, err = cli(capsys, "audit", "--no-models", "--domains", "float64", "--baseline", str(base))
     assert code == 2 and err.strip().count("\n") == 0 and "is not a string" in err
+
+
+def test_run_takes_domain_options_like_envelope(capsys):
+    code, out, err = cli(capsys, "run", "mlp", "-d", "ieee32:rounding=rtz,ftz=true,float32", "-r", "none",
+                         "--no-progress", "--json", "-")
+    assert code == 0, err
+    assert json.loads(out)["domains"] == ["ieee32(rounding=rtz, ftz=True)", "float32"]
+    code, out, err = cli(capsys, "run", "mlp", "-d", "ieee32:bogus", "-r", "none")
+    assert code == 2 and "options are key=value" in err
