@@ -18,6 +18,13 @@ def _split(s):
     return [x for x in (s or "").split(",") if x.strip()] or None
 
 
+def _names(s, option):
+    """The comma-separated names of an option; given but empty is an error, not the default."""
+    if s is not None and _split(s) is None:
+        raise FpsemError(f"{option} names nothing (give a comma-separated list, or leave the option out)")
+    return _split(s)
+
+
 @click.command("audit")
 @click.option("--suite", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
               help="quick: one fixed-seed case per op, edge cases, tiny models; full: more seeds, orders and sizes")
@@ -54,7 +61,7 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
     check_output_path(junit_out, "--junit")
     check_output_path(target, "--update-baseline")
     base = load_baseline(baseline) if baseline and update is None else None
-    res = run_audit(suite=suite, domains=_split(domains), baseline=base, models=not no_models)
+    res = run_audit(suite=suite, domains=_names(domains, "--domains"), baseline=base, models=not no_models)
     if json_out == "-":
         import json
         click.echo(json.dumps(res.to_dict(), indent=1))
@@ -107,7 +114,7 @@ def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_o
     if nworst < 0:
         raise FpsemError(f"--worst must be >= 0, got {nworst}")
     cmp = "auto" if compare == "auto" else ([] if compare in ("none", "") else _split(compare))
-    env = run_domains(model, None, _split(domains), reference, config=config, acc=acc, compare=cmp,
+    env = run_domains(model, None, _names(domains, "--domain"), reference, config=config, acc=acc, compare=cmp,
                       apriori=not no_apriori)
     con = make_console(stderr=json_out == "-")
     con.print(env.table())

@@ -64,6 +64,17 @@ def assert_user_error(code, err, *needles):
     (["run", "gpt2", "--no-such-option"], "--no-such-option"),
     (["run"], "MODEL"),
     (["audit", "--suite", "huge"], "huge"),
+    (["audit", "--domains", ""], "--domains names nothing"),
+    (["envelope", "mlp", "--domain", ""], "--domain names nothing"),
+    (["envelope", "mlp", "--reference", "bogus"], "bogus"),
+    (["envelope", "mlp", "--acc", "bogus"], "bogus"),
+    (["envelope", "nosuch"], "nosuch"),
+    (["bestiary", "nosuch"], "nosuch"),
+    (["ops", "nosuch"], "nosuch"),
+    (["run", "gpt2", "--weights", "/nonexistent/w.safetensors"], "not found"),
+    (["run", "gpt2", "-d", "float32", "--rounding", "rtz"], "rounding"),
+    (["run", "gpt2", "--tokens", "99999"], "context length"),
+    (["run", "mlp", "--prompt", "hi"], "for gpt2"),
 ])
 def test_bad_cli_options(argv, needle):
     code, out, err = cli(*argv)
