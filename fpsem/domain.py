@@ -549,6 +549,7 @@ def _make_unary(name):
         impl = getattr(self, "_impl_" + name, None)
         if impl is None or name in self.GAPS:
             raise self._unsupported(name)
+        self.shape(x)  # a value, not plain data (a clear error otherwise)
         return impl(x)
     method.__name__ = name
     method.__doc__ = f"Elementwise {PRIMITIVES[name][1]}; accuracy per D.accuracy({name!r})."

@@ -10,7 +10,7 @@ import functools
 import threading
 from fractions import Fraction
 
-from fpsem.errors import FpsemError
+from fpsem.errors import FpsemError, ShapeError
 
 OPS = {}
 _depth = threading.local()  # op nesting: only the outermost op renames an error
@@ -38,6 +38,14 @@ def op(fn=None, *, name=None, group="misc"):
                 if not outer or msg.startswith(f"{nm}[") or msg.startswith(f"{nm}:"):
                     raise
                 raise type(e)(f"{nm}: {msg}") from None
+            except (ValueError, IndexError, TypeError) as e:
+                # arguments the op cannot take (a 0-d value where a matrix is needed,
+                # a string for an int, ...) reach numpy or unpacking first; say so in
+                # the op's name (the original stays chained as __cause__ for debugging)
+                if not outer:
+                    raise
+                raise ShapeError(f"{nm}[{getattr(D, 'label', D)}]: the arguments do not fit this op "
+                                 f"({type(e).__name__}: {_first_line(e)})") from e
             finally:
                 _depth.n -= 1
 
@@ -47,6 +55,11 @@ def op(fn=None, *, name=None, group="misc"):
         OPS[nm] = wrapper
         return wrapper
     return deco(fn) if fn is not None else deco
+
+
+def _first_line(e):
+    s = str(e).strip()
+    return s.splitlines()[0] if s else "no message"
 
 
 def c(D, value):

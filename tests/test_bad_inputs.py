@@ -242,6 +242,25 @@ def test_bad_op_arguments(call, needle):
     assert needle in str(e.value)
 
 
+def test_every_op_rejects_wrong_arguments_cleanly():
+    """Every registered op given plain data, None, a string, an int or a 0-d value
+    where its first argument goes: a FpsemError naming the op (or a result), never
+    an internal exception."""
+    import inspect
+
+    from fpsem.ops import OPS
+    v2 = D.asarray(np.ones((2, 3)))
+    bad = [[1.0, 2.0], None, "x", 3, D.asarray(np.array(1.0))]
+    for name, fn in sorted(OPS.items()):
+        params = [p for p in list(inspect.signature(fn.generic).parameters.values())[1:]
+                  if p.default is inspect._empty]
+        for b in bad:
+            try:
+                fn(D, b, *[v2] * (len(params) - 1))
+            except fpsem.FpsemError as e:
+                assert name in str(e), (name, str(e))
+
+
 # ------------------------------------------------------------------ fuzz
 _IDS_OK = re.compile(r"\s*[0-9]{1,18}\s*(,\s*[0-9]{1,18}\s*)*")
 _text = st.text(st.sampled_from("0123456789,_ -+.xe()[]'\"\\é\n\t"), max_size=12)
