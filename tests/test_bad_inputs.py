@@ -235,6 +235,7 @@ Q = D.asarray(np.ones((4, 8)))
     (lambda: ops.layer_norm(D, Q, eps="-1"), "layer_norm[float32]: eps"),
     (lambda: ops.relu("float32", Q), "relu: the first argument must be a domain"),
     (lambda: fpsem.domain("float32", acc="blocked(99999999999999999999)"), "at most"),
+    (lambda: fpsem.domain("ieee32", exact_flags="x"), "exact_flags must be True or False"),
 ])
 def test_bad_op_arguments(call, needle):
     with pytest.raises(fpsem.FpsemError) as e:

@@ -265,6 +265,8 @@ class _IEEEDomain(Domain):
             raise UnsupportedOption(f"domain {self.name!r}: {e}") from None
         if opts["acc"].kind == "native":
             pass
+        if not isinstance(opts["exact_flags"], (bool, np.bool_)):
+            raise UnsupportedOption(f"domain {self.name!r}: option exact_flags must be True or False")
         return opts
 
     # -- flags -----------------------------------------------------------------
