@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import time
 import traceback
@@ -137,8 +138,32 @@ def _platform():
 
     from fpsem import fpenv
     return {"python": platform.python_version(), "numpy": np.__version__,
-            "numba": numba.__version__, "machine": platform.machine(),
+            "numba": numba.__version__, "machine": platform.machine(), "cpu": _cpu_name(),
+            "blas": _blas(), "threads": {v: os.environ.get(v) for v in _THREAD_VARS if os.environ.get(v)},
             "fpenv": fpenv.describe() or "default"}
+
+
+# native (BLAS) order depends on these: recorded so that a drift can be traced to them
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _blas():
+    try:
+        b = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{b.get('name', '?')} {b.get('version', '?')}"
+    except Exception:  # noqa: BLE001 - older numpy: no dict form; not worth failing over
+        return "unknown"
 
 
 def audit_domains(names=None):
