@@ -111,12 +111,17 @@ def _one_line(text):
 
 
 def main(argv=None):
+    """The `fpsem` entry point. Exit status: 0 ok, 1 audit findings, 2 user error,
+    130 interrupted. With argv (tests) it raises SystemExit; as the process
+    (argv None) it ends the process itself."""
     from .interrupts import install, received
     restore = install()
     code = 1
     try:
         _main(argv)
     except SystemExit as e:
+        if isinstance(e.code, str):  # sys.exit("message"): Python prints it; so do we
+            click.echo(e.code, err=True)
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if received() and code != 130:
             # a Ctrl-C that some library swallowed (a ctypes callback prints and drops it)
