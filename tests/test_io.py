@@ -230,3 +230,13 @@ def test_sigint_during_audit_update_baseline(tmp_path):
     assert proc.returncode == 130, (out + err).decode()[-2000:]
     assert base.read_text() == '{"hashes": {"keep": "me"}}\n'
     assert b"Traceback" not in err and b"FINDING" not in out
+
+
+def test_envelope_outputs_written_whole(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    png, js = tmp_path / "p.png", tmp_path / "e.json"
+    png.write_bytes(b"old")
+    code, out, err = cli(capsys, "envelope", "mlp", "--plot", str(png), "--json", str(js))
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and json.loads(js.read_text())["model"] == "mlp"
+    assert sorted(os.listdir(tmp_path)) == ["e.json", "p.png"]
