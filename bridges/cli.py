@@ -18,6 +18,16 @@ def _split(s):
     return [x for x in (s or "").split(",") if x.strip()] or None
 
 
+def _status(text, quiet=False):
+    """A spinner on stderr while a long step runs (a cold audit is a minute of
+    silence otherwise); nothing when stderr is not a terminal."""
+    import contextlib
+    err = make_console(stderr=True)
+    if quiet or not err.is_terminal:
+        return contextlib.nullcontext(None)
+    return err.status(text)
+
+
 def _names(s, option):
     """The comma-separated names of an option; given but empty is an error, not the default."""
     if s is not None and _split(s) is None:
@@ -61,7 +71,10 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
     check_output_path(junit_out, "--junit")
     check_output_path(target, "--update-baseline")
     base = load_baseline(baseline) if baseline and update is None else None
-    res = run_audit(suite=suite, domains=_names(domains, "--domains"), baseline=base, models=not no_models)
+    names = _names(domains, "--domains")
+    with _status("auditing", quiet) as st:
+        tick = (lambda m: st.update(f"auditing: {escape(m)}")) if st is not None else None
+        res = run_audit(suite=suite, domains=names, baseline=base, models=not no_models, progress=tick)
     if json_out == "-":
         import json
         click.echo(json.dumps(res.to_dict(), indent=1))
@@ -114,8 +127,15 @@ def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_o
     if nworst < 0:
         raise FpsemError(f"--worst must be >= 0, got {nworst}")
     cmp = "auto" if compare == "auto" else ([] if compare in ("none", "") else _split(compare))
-    env = run_domains(model, None, _names(domains, "--domain"), reference, config=config, acc=acc, compare=cmp,
-                      apriori=not no_apriori)
+    names = _names(domains, "--domain")
+    with _status(f"envelope of {escape(model)}") as st:
+        steps = [0]
+
+        def tick(*_):
+            steps[0] += 1
+            st.update(f"envelope of {escape(model)}: {steps[0]} steps")
+        env = run_domains(model, None, names, reference, config=config, acc=acc, compare=cmp,
+                          apriori=not no_apriori, progress=tick if st is not None else None)
     con = make_console(stderr=json_out == "-")
     con.print(env.table())
     print_summary(env, con, nworst)
