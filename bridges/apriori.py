@@ -32,6 +32,7 @@ import numpy as np
 from fpsem.bounds import eta as _eta
 from fpsem.bounds import gamma, unit_roundoff
 from fpsem.errors import FpsemError
+from fpsem.interrupts import reraise_interrupt
 
 from ._num import INF, compensated_dot, frac_up, two_sum, up
 
@@ -100,6 +101,7 @@ def _make_class(cls):
         try:
             _note_dot(self, st, a, b, acc, out)
         except Exception as e:  # a probe must never break the run it watches
+            reraise_interrupt(e)  # ... but an interrupt ends it
             st.clear()
             st.errors.append(f"dot: {type(e).__name__}: {e}")
         return out
@@ -117,6 +119,7 @@ def _make_class(cls):
             try:
                 _note_bias(self, st, y if x is st.last_out else x, out)
             except Exception as e:
+                reraise_interrupt(e)
                 st.clear()
                 st.errors.append(f"add: {type(e).__name__}: {e}")
         return out

@@ -8,7 +8,9 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape  # notes and names are text, not markup ("pip install 'fpsem[cuda]'")
 
+from fpsem.console import make_console
 from fpsem.errors import FpsemError
 
 
@@ -16,11 +18,29 @@ def _split(s):
     return [x for x in (s or "").split(",") if x.strip()] or None
 
 
+def _status(text, quiet=False):
+    """A spinner on stderr while a long step runs (a cold audit is a minute of
+    silence otherwise); nothing when stderr is not a terminal."""
+    import contextlib
+    err = make_console(stderr=True)
+    if quiet or not err.is_terminal:
+        return contextlib.nullcontext(None)
+    return err.status(text)
+
+
+def _names(s, option):
+    """The comma-separated names of an option; given but empty is an error, not the default."""
+    if s is not None and _split(s) is None:
+        raise FpsemError(f"{option} names nothing (give a comma-separated list, or leave the option out)")
+    return _split(s)
+
+
 @click.command("audit")
 @click.option("--suite", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
               help="quick: one fixed-seed case per op, edge cases, tiny models; full: more seeds, orders and sizes")
 @click.option("--domains", default=None, help="comma-separated domains to audit (default: every available one)")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the full report as JSON")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="write the full report as JSON ('-': stdout)")
 @click.option("--junit", "junit_out", type=click.Path(dir_okay=False), default=None,
               help="write JUnit XML (one testcase per check)")
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
@@ -33,19 +53,32 @@ def _split(s):
 def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_models, quiet):
     """Differential float audit: bit agreement where promised, declared bounds,
     interval soundness, and bit drift against a baseline."""
-    from rich.console import Console
 
     from .audit import load_baseline, run_audit, write_baseline
 
-    con = Console(stderr=False, highlight=False)
+    from fpsem.io import check_output_path
+
+    # one --json convention across commands: '-' is stdout, and then only JSON goes there
+    con = make_console(stderr=json_out == "-")
     target = None
     if update is not None:
         target = update or baseline
         if not target:
             raise FpsemError("--update-baseline needs a file (or --baseline FILE)")
+    # validate every output path before the run, not after it
+    if json_out != "-":
+        check_output_path(json_out, "--json")
+    check_output_path(junit_out, "--junit")
+    check_output_path(target, "--update-baseline")
     base = load_baseline(baseline) if baseline and update is None else None
-    res = run_audit(suite=suite, domains=_split(domains), baseline=base, models=not no_models)
-    if json_out:
+    names = _names(domains, "--domains")
+    with _status("auditing", quiet) as st:
+        tick = (lambda m: st.update(f"auditing: {escape(m)}")) if st is not None else None
+        res = run_audit(suite=suite, domains=names, baseline=base, models=not no_models, progress=tick)
+    if json_out == "-":
+        import json
+        click.echo(json.dumps(res.to_dict(), indent=1))
+    elif json_out is not None:
         res.to_json(json_out)
     if junit_out:
         res.to_junit(junit_out)
@@ -54,9 +87,9 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
     c = res.counts()
     if not quiet:
         for n in res.notes:
-            con.print(f"[dim]note: {n}[/]")
+            con.print(f"[dim]note: {escape(n)}[/]")
     for f in res.findings:
-        con.print(f"[red]FINDING[/] {f.name}: {f.message.splitlines()[0] if f.message else ''}")
+        con.print(f"[red]FINDING[/] {escape(f.name)}: {escape(f.message.splitlines()[0]) if f.message else ''}")
     state = "[green]clean[/]" if res.ok else f"[red]{len(res.findings)} finding(s)[/]"
     con.print(f"fpsem audit --suite {suite}: {len(res.checks)} checks, {c['pass']} passed, {c['fail']} failed, "
               f"{c['skip']} skipped over {', '.join(res.domains)} in {res.seconds:.1f}s: {state}"
@@ -78,42 +111,57 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
 @click.option("--acc", default=None, help="accumulation order for every float domain (sequential, pairwise, ...)")
 @click.option("--compare", default="auto", show_default=True,
               help="extra float domains for bit comparison (comma-separated), 'auto' or 'none'")
-@click.option("--worst", "nworst", type=int, default=5, show_default=True, help="list the k worst nodes by ulp")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="write the envelope as JSON")
+@click.option("--worst", "nworst", type=click.IntRange(0), default=5, show_default=True, help="list the k worst nodes by ulp")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="write the envelope as JSON ('-': stdout)")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None, help="write a PNG of error per node")
 @click.option("--no-apriori", is_flag=True, help="skip the a-priori dot bounds (faster)")
 def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_out, plot_out, no_apriori):
     """Error envelope of MODEL (a zoo name) node by node against a reference."""
-    from rich.console import Console
+
+    from fpsem.io import check_output_path
 
     from .envelope import run_domains
 
+    if json_out != "-":
+        check_output_path(json_out, "--json")
+    check_output_path(plot_out, "--plot")
+    if nworst < 0:
+        raise FpsemError(f"--worst must be >= 0, got {nworst}")
     cmp = "auto" if compare == "auto" else ([] if compare in ("none", "") else _split(compare))
-    env = run_domains(model, None, _split(domains), reference, config=config, acc=acc, compare=cmp,
-                      apriori=not no_apriori)
-    con = Console(highlight=False)
+    names = _names(domains, "--domain")
+    with _status(f"envelope of {escape(model)}") as st:
+        steps = [0]
+
+        def tick(*_):
+            steps[0] += 1
+            st.update(f"envelope of {escape(model)}: {steps[0]} steps")
+        env = run_domains(model, None, names, reference, config=config, acc=acc, compare=cmp,
+                          apriori=not no_apriori, progress=tick if st is not None else None)
+    con = make_console(stderr=json_out == "-")
     con.print(env.table())
     print_summary(env, con, nworst)
-    if json_out:
+    if json_out == "-":
+        click.echo(env.to_json())
+    elif json_out is not None:
         env.to_json(json_out)
-        con.print(f"envelope written to {json_out}")
+        con.print(f"envelope written to {escape(json_out)}")
     if plot_out:
         env.plot(plot_out)
-        con.print(f"plot written to {plot_out}")
+        con.print(f"plot written to {escape(plot_out)}")
 
 
 def print_summary(env, console=None, nworst=3):
     """The envelope summary that `fpsem run` and `fpsem envelope` print."""
     if console is None:
-        from rich.console import Console
-        console = Console(highlight=False)
-    console.print(env.summary())
+        console = make_console()
+    console.print(escape(env.summary()))
     if nworst:
         ws = env.worst(nworst, by="ulp")
         if ws:
-            console.print("worst nodes by ulp: " + ", ".join(f"{s.name} ({s.max_ulp:.3g})" for s in ws))
+            console.print(escape("worst nodes by ulp: " + ", ".join(f"{s.name} ({s.max_ulp:.3g})" for s in ws)))
     for n in env.notes:
-        console.print(f"[dim]note: {n}[/]")
+        console.print(f"[dim]note: {escape(n)}[/]")
 
 
 if __name__ == "__main__":  # pragma: no cover

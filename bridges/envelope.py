@@ -455,8 +455,8 @@ class Envelope:
     def to_json(self, path=None, indent=1):
         text = json.dumps(self.to_dict(), indent=indent, default=_jsonable)
         if path is not None:
-            with open(path, "w") as fh:
-                fh.write(text + "\n")
+            from fpsem.io import write_text
+            write_text(path, text + "\n")
         return text
 
     def table(self, domain=None, limit=None):
@@ -550,8 +550,11 @@ class Envelope:
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        try:  # atomically: the old PNG survives an interrupted write
+            from fpsem.io import atomic_write
+            atomic_write(path, lambda fh: fig.savefig(fh, dpi=120, format="png"), binary=True)
+        finally:
+            plt.close(fig)
         return path
 
 

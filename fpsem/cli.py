@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from .console import make_console
 from .errors import FpsemError
 
 # subcommands that live with the code they drive: name -> (module, attribute)
@@ -54,7 +55,6 @@ def domains_cmd(as_json):
     """List every domain, its options and whether it is available here."""
     import json
 
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -80,7 +80,7 @@ def domains_cmd(as_json):
         avail = "[green]yes[/]" if r["available"] else f"[red]no[/]: {escape(r['reason'])}"
         t.add_row(r["name"], avail, escape(", ".join(f"{k}={v}" for k, v in r["options"].items())),
                   escape(r["description"]))
-    Console().print(t)
+    make_console().print(t)
 
 
 @cli.command("ops")
@@ -90,7 +90,6 @@ def ops_cmd(as_json, name):
     """List every op and the primitives it uses (traced on sample inputs)."""
     import json
 
-    from rich.console import Console
     from rich.table import Table
 
     from rich.markup import escape
@@ -106,20 +105,69 @@ def ops_cmd(as_json, name):
         t.add_column(col)
     for r in rows:
         t.add_row(r["name"], r["group"], " ".join(r["primitives"]), escape(r["summary"]))
-    Console().print(t)
+    make_console().print(t)
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
 
 
 def main(argv=None):
+    """The `fpsem` entry point. Exit status: 0 ok, 1 audit findings, 2 user error,
+    130 interrupted. With argv (tests) it raises SystemExit; as the process
+    (argv None) it ends the process itself."""
+    from .interrupts import install, received
+    restore = install()
+    code = 1
+    try:
+        _main(argv)
+    except SystemExit as e:
+        if isinstance(e.code, str):  # sys.exit("message"): Python prints it; so do we
+            click.echo(e.code, err=True)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if received() and code != 130:
+            # a Ctrl-C that some library swallowed (a ctypes callback prints and drops it)
+            click.echo("fpsem: interrupted", err=True)
+            code = 130
+        if argv is not None:
+            raise SystemExit(code) from None
+    finally:
+        if argv is not None:
+            restore()
+    # A real process whose work is done. Leave without interpreter finalization:
+    # it restores the default SIGINT action, and a late Ctrl-C there would kill the
+    # process with -2 instead of the exit code chosen here (outputs are fsynced).
+    import os
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _main(argv):
+    from .interrupts import is_interrupt
     try:
         rc = cli.main(args=argv, prog_name="fpsem", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("fpsem: aborted", err=True)
-        sys.exit(1)
+        # click raises Abort for a KeyboardInterrupt (or EOF) at a prompt
+        click.echo("fpsem: interrupted", err=True)
+        sys.exit(130)
     except click.exceptions.ClickException as e:
-        e.show()
+        # one line: the command and the problem (click's own show() prints usage too)
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else "fpsem"
+        hint = f" (see '{where} --help')" if isinstance(e, click.UsageError) else ""
+        click.echo(f"fpsem: error: {where}: {_one_line(e.format_message())}{hint}", err=True)
         sys.exit(2 if isinstance(e, click.UsageError) else e.exit_code)
     except FpsemError as e:
-        click.echo(f"fpsem: error: {e}", err=True)
+        if is_interrupt(e):
+            click.echo("fpsem: interrupted", err=True)
+            sys.exit(130)
+        click.echo(f"fpsem: error: {_one_line(e)}", err=True)
         sys.exit(2)
     except OSError as e:
         if e.filename is None:
@@ -134,6 +182,12 @@ def main(argv=None):
     except KeyboardInterrupt:
         click.echo("fpsem: interrupted", err=True)
         sys.exit(130)
+    except Exception as e:
+        # an interrupt can surface as another exception (numba: SystemError)
+        if is_interrupt(e):
+            click.echo("fpsem: interrupted", err=True)
+            sys.exit(130)
+        raise
     # with standalone_mode=False click returns ctx.exit(n) codes instead of exiting
     sys.exit(rc if isinstance(rc, int) else 0)
 

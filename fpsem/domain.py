@@ -273,7 +273,12 @@ class Domain:
         return parts[0]
 
     def shape(self, x):
-        return tuple(self._parts(x)[0].shape)
+        try:
+            return tuple(self._parts(x)[0].shape)
+        except (AttributeError, TypeError, IndexError, KeyError):
+            # plain data (a list, a str, None) where a value was expected
+            raise self._err(ShapeError, "shape", f"expected a {self.label} value, got "
+                            f"{type(x).__name__}; convert plain data with D.asarray(...)") from None
 
     def ndim(self, x):
         return len(self.shape(x))
@@ -559,6 +564,7 @@ def _make_unary(name):
         impl = getattr(self, "_impl_" + name, None)
         if impl is None or name in self.GAPS:
             raise self._unsupported(name)
+        self.shape(x)  # a value, not plain data (a clear error otherwise)
         return impl(x)
     method.__name__ = name
     method.__doc__ = f"Elementwise {PRIMITIVES[name][1]}; accuracy per D.accuracy({name!r})."

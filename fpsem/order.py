@@ -95,15 +95,32 @@ ORDER_NAMES = ("sequential", "pairwise", "blocked(k)", "tree(w)", "fma_chain",
                "exact_then_round", "native")
 
 
+# Parameters beyond this are typos, not orders: kernels index with int64 and
+# allocate per block/lane (a block of 2**40 terms is "sequential" anyway).
+MAX_ORDER_PARAM = 2 ** 31 - 1
+
+
+def _param(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, str)) and not hasattr(v, "__index__"):
+        raise UnsupportedOption(f"order {name}({v!r}): the parameter must be an integer")
+    try:
+        k = int(v)
+    except ValueError:
+        raise UnsupportedOption(f"order {name}({v!r}): the parameter must be an integer") from None
+    if k > MAX_ORDER_PARAM:
+        raise UnsupportedOption(f"order {name}({k}): the parameter must be at most {MAX_ORDER_PARAM}")
+    return k
+
+
 def blocked(k):
-    k = int(k)
+    k = _param("blocked", k)
     if k < 1:
         raise UnsupportedOption(f"order blocked({k}): block size must be >= 1")
     return Order("blocked", k)
 
 
 def tree(w):
-    w = int(w)
+    w = _param("tree", w)
     if w < 1 or w & (w - 1):
         raise UnsupportedOption(f"order tree({w}): lane count must be a power of two")
     return Order("tree", w)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import DomainUnavailable, UnknownDomain
+from .errors import DomainUnavailable, UnknownDomain, UnsupportedOption
 
 # name -> (module, class, one-line description)
 DOMAINS = {
@@ -46,6 +46,33 @@ def availability(name):
     if check is None:
         return True, ""
     return check()
+
+
+def split_domain_specs(text):
+    """'ieee32:rounding=rtz,ftz=true,float32' -> ['ieee32:rounding=rtz,ftz=true', 'float32']:
+    a comma-separated item with '=' and no ':' is one more option of the domain before it."""
+    specs = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        if "=" in item and ":" not in item and specs:
+            specs[-1] += ("," if ":" in specs[-1] else ":") + item
+        else:
+            specs.append(item)
+    return specs
+
+
+def domain_from_spec(spec, **options):
+    """A domain from 'name' or 'name:key=value,key=value' (true/false are booleans);
+    explicit `options` are overridden by the spec's own."""
+    name, _, rest = spec.partition(":")
+    kw = dict(options)
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip():
+            raise UnsupportedOption(f"domain spec {spec!r}: options are key=value, got {item!r}")
+        kw[k.strip()] = {"true": True, "false": False}.get(v.strip().lower(), v.strip())
+    return domain(name.strip(), **kw)
 
 
 def domain(name, **options):

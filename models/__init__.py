@@ -10,6 +10,8 @@ the exact values every domain starts from), `.n_params`, `.default_inputs()`,
 """
 from __future__ import annotations
 
+import numpy as np
+
 from fpsem.errors import FpsemError
 
 from .base import Model
@@ -36,6 +38,8 @@ def get_model(name, config=None, weights=None, seed=0):
     dataclass; `weights` a checkpoint path (gpt2 only); `seed` for random weights."""
     if isinstance(name, Model):
         return name
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise FpsemError(f"seed must be a non-negative integer, got {seed!r}")
     if name not in ZOO and name in BESTIARY:
         if weights is not None:
             raise FpsemError(f"model {name!r} has no checkpoint loader; --weights is for gpt2")

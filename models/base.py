@@ -68,7 +68,8 @@ class Model:
     def describe_weights(self):
         if self.source is None:
             return f"RANDOM weights (seed {self.seed}); not a trained model"
-        return f"weights from {self.source}"
+        notes = getattr(self, "weight_notes", None)
+        return f"weights from {self.source}" + (f" ({'; '.join(notes)})" if notes else "")
 
     def __repr__(self):
         return f"<fpsem model {self.name} {self.config} ({self.n_params:,} parameters)>"

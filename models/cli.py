@@ -11,32 +11,42 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import click
 import numpy as np
+from rich.markup import escape  # names, paths and notes are text, not rich markup
 
 from fpsem.errors import FpsemError, ShapeError
 
 
 def _console(stderr=False):
-    from rich.console import Console
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    from fpsem.console import make_console
+    return make_console(stderr=stderr, soft_wrap=False)
+
+
+_ID = re.compile(r"[0-9]+")
 
 
 def _parse_ids(text):
-    try:
-        ids = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
-    except ValueError:
-        raise ShapeError(f"--token-ids must be comma-separated integers, got {text!r}") from None
-    if not ids:
+    """'1,2, 3' -> int64 ids. Strict: "1 2 3" (not 123), "1,,2", "1_000", "+1",
+    "-1" and ids beyond int64 are errors, not silently reinterpreted."""
+    items = [s.strip() for s in text.split(",")]
+    if items == [""]:
         raise ShapeError("--token-ids is empty")
-    return np.array(ids, dtype=np.int64)
+    for s in items:
+        if not _ID.fullmatch(s):
+            what = "an empty item" if s == "" else repr(s)
+            raise ShapeError(f"--token-ids must be comma-separated non-negative integers; {what} is not one")
+        if len(s) > 18:
+            raise ShapeError(f"--token-ids: {s} is not a token id (too large)")
+    return np.array([int(s) for s in items], dtype=np.int64)
 
 
 def _domains(spec, rounding, ftz, acc, daz=False):
-    import fpsem
-    names = [s.strip() for s in spec.split(",") if s.strip()]
+    from fpsem.registry import domain_from_spec, split_domain_specs
+    names = split_domain_specs(spec)
     if not names:
         raise FpsemError("--domain names no domain")
     opts = {}
@@ -50,7 +60,7 @@ def _domains(spec, rounding, ftz, acc, daz=False):
         opts["acc"] = acc
     out = []
     for n in names:
-        D = fpsem.domain(n, **opts)
+        D = domain_from_spec(n, **opts)  # 'ieee32:rounding=rtz' as in `fpsem envelope`
         if D in out:
             raise FpsemError(f"--domain lists {D.label} twice")
         out.append(D)
@@ -196,7 +206,8 @@ def _jsonable(x):
 @click.argument("model_name", metavar="MODEL")
 @click.option("--config", "-c", "config", default=None, help="config preset (gpt2: tiny, small, medium, large, xl)")
 @click.option("--weights", "-w", default=None, help="HF GPT-2 checkpoint: model.safetensors or a directory")
-@click.option("--seed", default=0, show_default=True, help="seed of the random weights")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="seed of the random weights")
 @click.option("--domain", "-d", "domain_spec", default="ieee32", show_default=True,
               help="domain(s), comma separated; the first is the one --save-logits writes")
 @click.option("--rounding", default=None, help="rounding mode for the domains (rne, rtz, rup, rdn, rna)")
@@ -208,13 +219,14 @@ def _jsonable(x):
                    "automatic precision), ball, ball:prec=N, interval, exact, or 'none'")
 @click.option("--prompt", "-p", default=None, help="prompt text (gpt2)")
 @click.option("--token-ids", default=None, help="comma-separated token ids (gpt2)")
-@click.option("--tokens", "-n", "n_tokens", type=int, default=None, help="N tokens of the built-in prompt (gpt2)")
+@click.option("--tokens", "-n", "n_tokens", type=click.IntRange(1), default=None, help="N tokens of the built-in prompt (gpt2)")
 @click.option("--vocab", default=None, help="GPT-2 vocab.json for BPE")
 @click.option("--merges", default=None, help="GPT-2 merges.txt for BPE")
-@click.option("--generate", "-g", "n_generate", type=int, default=0, help="greedily decode K tokens (KV cache)")
-@click.option("--top", "n_top", type=int, default=5, show_default=True, help="how many top tokens to show")
+@click.option("--generate", "-g", "n_generate", type=click.IntRange(0), default=0, help="greedily decode K tokens (KV cache)")
+@click.option("--top", "n_top", type=click.IntRange(1, 100), default=5, show_default=True, help="how many top tokens to show")
 @click.option("--json", "json_out", default=None, help="write a JSON report to this file ('-' for stdout)")
-@click.option("--save-logits", default=None, help="write the first domain's output as float64 .npy")
+@click.option("--save-logits", default=None,
+              help="write the first domain's output as a float64 .npy file to exactly this path")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, acc, reference, prompt,
             token_ids, n_tokens, vocab, merges, n_generate, n_top, json_out, save_logits, no_progress):
@@ -222,10 +234,19 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     from rich.markup import escape
 
     import fpsem
+    from fpsem.io import check_output_path, write_npy, write_text
 
     from . import get_model
     from .values import as_saved, bounds, point, top1_certain
 
+    # output paths are checked before the run (a typo must not cost the run)
+    if json_out != "-":
+        check_output_path(json_out, "--json")
+    check_output_path(save_logits, "--save-logits")
+
+    # cheap checks first: a bad option must not wait for the model to load
+    parsed_ids = _parse_ids(token_ids) if token_ids is not None else None
+    _domains(domain_spec, rounding, ftz, acc, daz)
     model = get_model(model_name, config=config, weights=weights, seed=seed)
     is_lm = model.name == "gpt2"
     if not is_lm and (prompt or token_ids or n_tokens or vocab or merges or n_generate):
@@ -252,7 +273,7 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
             if ids.size == 0:
                 raise ShapeError("--prompt is empty")
         elif token_ids is not None:
-            ids = _parse_ids(token_ids)
+            ids = parsed_ids
         elif n_tokens is not None:
             ids = builtin_ids(tok, n_tokens, model.config)
         else:
@@ -265,17 +286,20 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     else:
         inputs = tuple(model.default_inputs())
 
-    out = _console()
-    report = {"model": model.name, "config": _jsonable(_asdict(model.config)), "n_params": model.n_params,
+    # with --json - only the JSON goes to stdout; everything else to stderr
+    out = _console(stderr=json_out == "-")
+    # versioned and traceable: which fpsem, which inputs (hashes), which host FP state
+    report = {"schema": "fpsem.run/1", "fpsem_version": fpsem.__version__,
+              "inputs": _input_hashes(weights, inputs), "host_fpenv": _fpenv_desc(),
+              "model": model.name, "config": _jsonable(_asdict(model.config)), "n_params": model.n_params,
               "weights": model.describe_weights(), "random_weights": model.random_weights,
               "domains": [D.label for D in domains], "reference": R.label if R else None}
     out.print(f"[bold]{model.name}[/] ({getattr(model.config, 'preset', '')}, {model.n_params:,} parameters)")
     if model.random_weights:
-        out.print(f"[yellow]{model.describe_weights()}[/]")
+        out.print(f"[yellow]{escape(model.describe_weights())}[/]")
     else:
-        out.print(model.describe_weights())
+        out.print(escape(model.describe_weights()))
     if is_lm:
-        from rich.markup import escape
         report["tokens"] = [int(i) for i in ids]
         shown = tok.decode(ids)
         out.print(f"{ids.size} input tokens ({'BPE' if tok.has_vocab else 'byte tokens'}): "
@@ -426,8 +450,8 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         gen, disagreements = _generate(model, domains, outs_d, caches[:len(domains)], n_generate)
         report["generate"] = {"ids": gen, "text": tok.decode(gen), "disagreements": disagreements,
                               "driver": domains[0].label}
-        out.print(f"generated ({n_generate} greedy tokens, driven by {domains[0].label}): "
-                  f"{json.dumps(tok.decode(gen), ensure_ascii=False)}")
+        out.print(escape(f"generated ({n_generate} greedy tokens, driven by {domains[0].label}): "
+                         f"{json.dumps(tok.decode(gen), ensure_ascii=False)}"))
         if len(domains) > 1:
             if disagreements:
                 for d in disagreements:
@@ -436,23 +460,50 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
             else:
                 out.print("  every domain picks the same token at every step")
 
-    if save_logits:
+    if save_logits is not None:
         arr = as_saved(domains[0], outs_d[0])
         try:
-            np.save(save_logits, arr)
+            write_npy(save_logits, arr)  # exactly this path (np.save would append .npy)
         except OSError as e:
-            raise FpsemError(f"cannot write {save_logits}: {e.strerror}") from None
-        out.print(f"saved {domains[0].label} {'logits' if is_lm else 'outputs'} {arr.shape} float64 to {save_logits}")
-    if json_out:
+            raise FpsemError(f"--save-logits: cannot write {save_logits}: {e.strerror}") from None
+        out.print(escape(f"saved {domains[0].label} {'logits' if is_lm else 'outputs'} {arr.shape} float64 "
+                         f"to {save_logits}"))
+    if json_out is not None:
         text = json.dumps(_jsonable(report), indent=1, ensure_ascii=False)
         if json_out == "-":
             click.echo(text)
         else:
             try:
-                with open(json_out, "w", encoding="utf-8") as f:
-                    f.write(text)
+                write_text(json_out, text + "\n")
             except OSError as e:
-                raise FpsemError(f"cannot write {json_out}: {e.strerror}") from None
+                raise FpsemError(f"--json: cannot write {json_out}: {e.strerror}") from None
+
+
+def _sha256_file(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _input_hashes(weights, inputs):
+    import hashlib
+    out = {"inputs_sha256": hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes()
+                                                    for a in inputs)).hexdigest()}
+    if weights:
+        st = os.path.join(weights, "model.safetensors") if os.path.isdir(weights) else weights
+        out["weights_sha256"] = _sha256_file(st)
+        cj = os.path.join(os.path.dirname(os.path.abspath(st)), "config.json")
+        if os.path.isfile(cj):
+            out["config_sha256"] = _sha256_file(cj)
+    return out
+
+
+def _fpenv_desc():
+    from fpsem import fpenv
+    return fpenv.describe() or "default"
 
 
 def D_last(D, o):

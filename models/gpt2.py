@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -48,11 +49,18 @@ class GPT2Config:
         return self.n_embd // self.n_head
 
     def check(self):
+        for k in ("n_layer", "n_embd", "n_head", "n_positions", "vocab_size"):
+            v = getattr(self, k)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise FpsemError(f"gpt2 config: {k} must be a positive integer, got {v!r}")
         if self.n_embd % self.n_head:
             raise FpsemError(f"gpt2 config: n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
-        for k in ("n_layer", "n_embd", "n_head", "n_positions", "vocab_size"):
-            if getattr(self, k) < 1:
-                raise FpsemError(f"gpt2 config: {k} must be positive")
+        try:
+            eps = Fraction(str(self.layer_norm_epsilon))
+        except (ValueError, ZeroDivisionError):
+            raise FpsemError(f"gpt2 config: layer_norm_epsilon {self.layer_norm_epsilon!r} is not a number") from None
+        if eps <= 0:
+            raise FpsemError(f"gpt2 config: layer_norm_epsilon must be positive, got {self.layer_norm_epsilon}")
         return self
 
     def as_dict(self):

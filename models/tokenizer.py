@@ -140,8 +140,17 @@ class BPETokenizer:
             raise FpsemError(f"tokenizer: cannot read {e.filename}: {e.strerror}") from None
         except json.JSONDecodeError as e:
             raise FpsemError(f"tokenizer: {vocab_path} is not valid JSON ({e.msg})") from None
+        except UnicodeDecodeError as e:
+            raise FpsemError(f"tokenizer: {vocab_path} or {merges_path} is not UTF-8 text ({e.reason})") from None
         if not isinstance(self.encoder, dict):
             raise FpsemError(f"tokenizer: {vocab_path} must map tokens to ids")
+        bad = next((k for k, v in self.encoder.items()
+                    if type(v) is not int or v < 0), None)
+        if bad is not None:
+            raise FpsemError(f"tokenizer: {vocab_path}: the id of {bad!r} must be a non-negative integer, "
+                             f"got {self.encoder[bad]!r}")
+        if len(set(self.encoder.values())) != len(self.encoder):
+            raise FpsemError(f"tokenizer: {vocab_path}: two tokens share an id")
         merges = []
         for ln in lines:
             if not ln.strip() or ln.startswith("#version"):

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import struct
 
 import numpy as np
 
-from fpsem.errors import WeightsError
+from fpsem.errors import FpsemError, WeightsError
 
 from .gpt2 import CONFIGS, GPT2, GPT2Config, param_shapes
 
@@ -42,7 +43,8 @@ def _read_safetensors(path):
         raise WeightsError(f"cannot read weights {path}: {e.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise WeightsError(f"{path}: not a safetensors file (bad header)") from None
-    dtypes = {v.get("dtype") for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+    _check_header(path, header, os.path.getsize(path) - 8 - n)
+    dtypes = {v.get("dtype") for k, v in header.items() if k != "__metadata__"}
     if "BF16" in dtypes:
         return _read_raw(path, header, 8 + n)
     try:
@@ -50,6 +52,43 @@ def _read_safetensors(path):
         return load_file(path)
     except Exception as e:  # safetensors raises its own error types
         raise WeightsError(f"{path}: cannot load safetensors ({str(e).splitlines()[0]})") from None
+
+
+_SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+          "BOOL": 1, "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1}
+
+
+def _check_header(path, header, data_len):
+    """Every field of a safetensors header, before any tensor is read: an object of
+    name -> {dtype, shape, data_offsets}, offsets inside the data and matching the
+    shape; a malformed file gets a one-line error naming the tensor and field."""
+    if not isinstance(header, dict):
+        raise WeightsError(f"{path}: not a safetensors file (the header is a JSON "
+                           f"{type(header).__name__}, not an object)")
+    if data_len < 0:
+        raise WeightsError(f"{path}: not a safetensors file (header longer than the file)")
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(meta, dict):
+            raise WeightsError(f"{path}: tensor {name}: header entry is not an object")
+        dt, shape, off = meta.get("dtype"), meta.get("shape"), meta.get("data_offsets")
+        if dt not in _SIZES:
+            raise WeightsError(f"{path}: tensor {name}: unsupported or missing dtype {dt!r}")
+        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
+            raise WeightsError(f"{path}: tensor {name}: shape must be a list of non-negative integers, got {shape!r}")
+        if not (isinstance(off, list) and len(off) == 2 and all(type(o) is int for o in off)):
+            raise WeightsError(f"{path}: tensor {name}: data_offsets must be [begin, end], got {off!r}")
+        a, b = off
+        if not 0 <= a <= b:
+            raise WeightsError(f"{path}: tensor {name}: data_offsets {off} are reversed or negative")
+        if b > data_len:
+            raise WeightsError(f"{path}: tensor {name}: data_offsets end {b} is past the end of the data "
+                               f"({data_len} bytes; truncated file?)")
+        need = int(np.prod(shape, dtype=object)) * _SIZES[dt]
+        if b - a != need:
+            raise WeightsError(f"{path}: tensor {name}: {b - a} bytes of data for shape {shape} {dt} "
+                               f"({need} expected)")
 
 
 _RAW = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32,
@@ -86,6 +125,8 @@ def _config_from_json(path, tensors):
         raise WeightsError(f"cannot read {path}: {e.strerror}") from None
     except json.JSONDecodeError as e:
         raise WeightsError(f"{path}: not valid JSON ({e.msg})") from None
+    if not isinstance(cj, dict):
+        raise WeightsError(f"{path}: must be a JSON object of GPT-2 config fields, not a {type(cj).__name__}")
     act = cj.get("activation_function", "gelu_new")
     if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
         raise WeightsError(f"{path}: activation_function {act!r} is not GPT-2's tanh GELU")
@@ -94,19 +135,34 @@ def _config_from_json(path, tensors):
             raise WeightsError(f"{path}: {flag}=true is not supported")
     if cj.get("scale_attn_weights") is False:
         raise WeightsError(f"{path}: scale_attn_weights=false is not supported")
+    def field(*names, default=None):
+        for nm in names:
+            if nm in cj:
+                v = cj[nm]
+                # an integer, not 12.5, "12" or true
+                if type(v) is not int:
+                    raise WeightsError(f"{path}: {nm} must be an integer, got {v!r}")
+                return v
+        if default is None:
+            raise WeightsError(f"{path}: missing {names[0]}")
+        return default
+
+    eps = cj.get("layer_norm_epsilon", 1e-5)
+    if type(eps) not in (int, float) or not math.isfinite(eps) or eps <= 0:
+        raise WeightsError(f"{path}: layer_norm_epsilon must be a positive finite number, got {eps!r}")
+    cfg = GPT2Config(
+        n_layer=field("n_layer", "num_hidden_layers"),
+        n_embd=field("n_embd", "hidden_size"),
+        n_head=field("n_head", "num_attention_heads"),
+        n_positions=field("n_positions", "max_position_embeddings", default=1024),
+        vocab_size=field("vocab_size"),
+        layer_norm_epsilon=repr(float(eps)),
+        preset="checkpoint",
+    )
     try:
-        eps = cj.get("layer_norm_epsilon", 1e-5)
-        return GPT2Config(
-            n_layer=int(cj.get("n_layer", cj.get("num_hidden_layers"))),
-            n_embd=int(cj.get("n_embd", cj.get("hidden_size"))),
-            n_head=int(cj.get("n_head", cj.get("num_attention_heads"))),
-            n_positions=int(cj.get("n_positions", cj.get("max_position_embeddings", 1024))),
-            vocab_size=int(cj.get("vocab_size")),
-            layer_norm_epsilon=repr(float(eps)),
-            preset="checkpoint",
-        )
-    except (TypeError, ValueError):
-        raise WeightsError(f"{path}: missing or malformed GPT-2 size fields") from None
+        return cfg.check()
+    except FpsemError as e:
+        raise WeightsError(f"{path}: {e}") from None
 
 
 def _infer_config(tensors, hint=None):
@@ -168,6 +224,7 @@ def load_gpt2(path, config=None):
     cfg = _config_from_json(cfg_json, tensors) if cfg_json else _infer_config(tensors, hint)
     shapes = param_shapes(cfg)
     params = {}
+    rounded = []
     for k, shape in shapes.items():
         if k not in tensors:
             raise WeightsError(f"{st}: missing parameter {k} for {cfg.n_layer} layers")
@@ -177,25 +234,41 @@ def load_gpt2(path, config=None):
         if tuple(a.shape) != shape:
             raise WeightsError(f"{st}: parameter {k} has shape {tuple(a.shape)}, expected {shape}"
                                + (" (config.json and tensors disagree)" if cfg_json else ""))
+        bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+        if bad:  # would run to all-NaN logits and a meaningless "same top-1"
+            raise WeightsError(f"{st}: parameter {k} has {bad} NaN or infinite values")
+        if a.dtype == np.float64:
+            f = a.astype(np.float32)
+            if not np.isfinite(f).all():
+                raise WeightsError(f"{st}: parameter {k} overflows float32")
+            if not np.array_equal(f, a):
+                rounded.append(k)
         params[k] = np.ascontiguousarray(a, dtype=np.float32)
     extra = sorted(set(tensors) - set(shapes))
     if extra:
         raise WeightsError(f"{st}: unexpected parameter {extra[0]} ({len(extra)} unexpected)")
-    return GPT2(cfg, params, source=os.path.abspath(path))
+    m = GPT2(cfg, params, source=os.path.abspath(path))
+    if rounded:
+        m.weight_notes = [f"{len(rounded)} float64 parameter(s) rounded to float32 once "
+                          f"(e.g. {rounded[0]})"]
+    return m
 
 
 def save_gpt2(model, path, prefix="transformer."):
     """Write a model's parameters as a HF-named safetensors file (for tests and export)."""
-    from safetensors.numpy import save_file
-    save_file({prefix + k: np.ascontiguousarray(v) for k, v in model.params.items()}, path)
+    from safetensors.numpy import save
+
+    from fpsem.io import atomic_write
+    data = save({prefix + k: np.ascontiguousarray(v) for k, v in model.params.items()})
+    atomic_write(path, lambda fh: fh.write(data), binary=True)
 
 
 def write_config_json(cfg, path):
-    with open(path, "w") as f:
-        json.dump({"model_type": "gpt2", "n_layer": cfg.n_layer, "n_embd": cfg.n_embd,
+    from fpsem.io import atomic_write
+    atomic_write(path, lambda f: json.dump({"model_type": "gpt2", "n_layer": cfg.n_layer, "n_embd": cfg.n_embd,
                    "n_head": cfg.n_head, "n_positions": cfg.n_positions, "n_ctx": cfg.n_positions,
                    "vocab_size": cfg.vocab_size, "layer_norm_epsilon": float(cfg.layer_norm_epsilon),
-                   "activation_function": "gelu_new"}, f, indent=1)
+                   "activation_function": "gelu_new"}, f, indent=1))
 
 
 __all__ = ["load_gpt2", "save_gpt2", "write_config_json", "normalize_names", "dataclasses"]

@@ -7,9 +7,13 @@ bridge and the tests can check the override against it.
 from __future__ import annotations
 
 import functools
+import threading
 from fractions import Fraction
 
+from fpsem.errors import FpsemError, ShapeError
+
 OPS = {}
+_depth = threading.local()  # op nesting: only the outermost op renames an error
 
 
 def op(fn=None, *, name=None, group="misc"):
@@ -18,10 +22,32 @@ def op(fn=None, *, name=None, group="misc"):
 
         @functools.wraps(f)
         def wrapper(D, *args, **kwargs):
-            fused = D.fused(nm)
-            if fused is not None:
-                return fused(*args, **kwargs)
-            return f(D, *args, **kwargs)
+            if not hasattr(D, "fused"):  # duck-typed: tracers wrap a domain
+                raise FpsemError(f"{nm}: the first argument must be a domain (fpsem.domain(...)), "
+                                 f"got {type(D).__name__}")
+            outer = not getattr(_depth, "n", 0)
+            _depth.n = getattr(_depth, "n", 0) + 1
+            try:
+                fused = D.fused(nm)
+                if fused is not None:
+                    return fused(*args, **kwargs)
+                return f(D, *args, **kwargs)
+            except FpsemError as e:
+                # name the op the user called, then where inside it the error arose
+                msg = str(e)
+                if not outer or msg.startswith(f"{nm}[") or msg.startswith(f"{nm}:"):
+                    raise
+                raise type(e)(f"{nm}: {msg}") from None
+            except (ValueError, IndexError, TypeError) as e:
+                # arguments the op cannot take (a 0-d value where a matrix is needed,
+                # a string for an int, ...) reach numpy or unpacking first; say so in
+                # the op's name (the original stays chained as __cause__ for debugging)
+                if not outer:
+                    raise
+                raise ShapeError(f"{nm}[{getattr(D, 'label', D)}]: the arguments do not fit this op "
+                                 f"({type(e).__name__}: {_first_line(e)})") from e
+            finally:
+                _depth.n -= 1
 
         wrapper.generic = f
         wrapper.op_name = nm
@@ -29,6 +55,11 @@ def op(fn=None, *, name=None, group="misc"):
         OPS[nm] = wrapper
         return wrapper
     return deco(fn) if fn is not None else deco
+
+
+def _first_line(e):
+    s = str(e).strip()
+    return s.splitlines()[0] if s else "no message"
 
 
 def c(D, value):

@@ -66,6 +66,9 @@ def flash_attention(D, q, k, v, causal=True, block=64, scale=None, acc=None, exp
     Over the reals this equals scaled_dot_product_attention exactly; in floats it
     rounds differently (the rescalings and the final division), which the
     bridge reports. The per-block sums and products use order `acc`."""
+    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+        from fpsem.errors import ShapeError
+        raise ShapeError(f"flash_attention[{D.label}]: block must be an integer >= 1, got {block!r}")
     Tq, d = D.shape(q)[-2:]
     Tk = D.shape(k)[-2]
     fexp = _expf(D, exp)

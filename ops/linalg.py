@@ -5,6 +5,8 @@ each output is a dot product of length C_in/groups * kh * kw accumulated in the
 order `acc` over the flattened (channel, row, column) index; the bias is added
 after with one rounding.
 """
+import numbers
+
 from ._registry import c, op
 
 
@@ -24,6 +26,27 @@ def linear(D, x, w, b=None, acc=None):
 
 def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _ints(D, opname, what, v, lo, pair=True):
+    """Integer argument(s) >= lo, as a pair (or one int), else a ShapeError naming them."""
+    from fpsem.errors import ShapeError
+    vals = (v,) if not pair or isinstance(v, numbers.Integral) else v
+    try:
+        ok = all(isinstance(t, numbers.Integral) and not isinstance(t, bool) and t >= lo for t in vals) \
+            and (not pair or len(_pair(v)) == 2)
+    except TypeError:
+        ok = False
+    if not ok:
+        kind = "an integer" if not pair else "an integer or a pair of integers"
+        raise ShapeError(f"{opname}[{D.label}]: {what} must be {kind} >= {lo}, got {v!r}")
+    return _pair(v) if pair else v
+
+
+def _ndim4(D, opname, what, x):
+    from fpsem.errors import ShapeError
+    if D.ndim(x) != 4:
+        raise ShapeError(f"{opname}[{D.label}]: {what} must be 4-D, got shape {D.shape(x)}")
 
 
 def _out_len(n, k, s, p, d):
@@ -53,9 +76,14 @@ def conv2d(D, x, w, b=None, stride=1, padding=0, dilation=1, groups=1, acc=None)
     output is a dot of length C/groups*kh*kw in order `acc`, plus one rounding
     for the bias."""
     from fpsem.errors import ShapeError
+    _ndim4(D, "conv2d", "x (N, C, H, W)", x)
+    _ndim4(D, "conv2d", "w (O, C/groups, kh, kw)", w)
     N, C, H, W = D.shape(x)
     O, Cg, kh, kw = D.shape(w)
-    stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
+    stride = _ints(D, "conv2d", "stride", stride, 1)
+    padding = _ints(D, "conv2d", "padding", padding, 0)
+    dilation = _ints(D, "conv2d", "dilation", dilation, 1)
+    groups = _ints(D, "conv2d", "groups", groups, 1, pair=False)
     if C % groups or O % groups or Cg != C // groups:
         raise ShapeError(f"conv2d[{D.label}]: input channels {C}, weight {D.shape(w)} and groups={groups} do not fit")
     if padding != (0, 0):
@@ -103,9 +131,10 @@ def _edge_pad(D, x, ph, pw):
 def max_pool2d(D, x, kernel, stride=None, padding=0):
     """Max over kh x kw windows (exact); padding must be at most half the kernel."""
     from fpsem.errors import ShapeError
-    kh, kw = _pair(kernel)
-    sh, sw = _pair(stride if stride is not None else kernel)
-    ph, pw = _pair(padding)
+    _ndim4(D, "max_pool2d", "x (N, C, H, W)", x)
+    kh, kw = _ints(D, "max_pool2d", "kernel", kernel, 1)
+    sh, sw = _ints(D, "max_pool2d", "stride", stride if stride is not None else kernel, 1)
+    ph, pw = _ints(D, "max_pool2d", "padding", padding, 0)
     if 2 * ph > kh or 2 * pw > kw:
         raise ShapeError(f"max_pool2d[{D.label}]: padding {padding} exceeds half the kernel {kernel}")
     N, C, H, W = D.shape(x)
@@ -121,9 +150,10 @@ def max_pool2d(D, x, kernel, stride=None, padding=0):
 def avg_pool2d(D, x, kernel, stride=None, padding=0, acc=None):
     """Mean over windows counting zero padding (PyTorch's count_include_pad=True):
     the window sum in order `acc`, then one division by kh*kw."""
-    kh, kw = _pair(kernel)
-    sh, sw = _pair(stride if stride is not None else kernel)
-    ph, pw = _pair(padding)
+    _ndim4(D, "avg_pool2d", "x (N, C, H, W)", x)
+    kh, kw = _ints(D, "avg_pool2d", "kernel", kernel, 1)
+    sh, sw = _ints(D, "avg_pool2d", "stride", stride if stride is not None else kernel, 1)
+    ph, pw = _ints(D, "avg_pool2d", "padding", padding, 0)
     N, C, H, W = D.shape(x)
     if ph or pw:
         x = D.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))

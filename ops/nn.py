@@ -27,6 +27,10 @@ def layer_norm(D, x, gamma=None, beta=None, eps="1e-5", acc=None):
     """(x - mean) / sqrt(var + eps) * gamma + beta over the last axis, two-pass
     population variance. eps is an exact decimal. Roundings per output: the
     mean's (sum, /n), -, the variance's (*, sum, /n), + eps, sqrt, /, *gamma, +beta."""
+    from fpsem.domain import to_fraction_scalar
+    if to_fraction_scalar(eps, "layer_norm eps") < 0:
+        from fpsem.errors import UnsupportedOption
+        raise UnsupportedOption(f"layer_norm[{D.label}]: eps must be >= 0, got {eps}")
     n = D.shape(x)[-1]
     mu = D.div(D.sum(x, axis=-1, keepdims=True, acc=acc), c(D, n))
     xc = D.sub(x, mu)
@@ -64,7 +68,12 @@ def batch_norm(D, x, mean, var, gamma=None, beta=None, eps="1e-5"):
 @op(group="embedding")
 def embedding(D, table, ids):
     """Rows of `table` (vocab, d) at integer `ids` (numpy ints); exact gather."""
-    return D.take(table, np.asarray(ids), axis=0)
+    ids = np.asarray(ids)
+    if ids.dtype.kind in "iu" and ids.size and ids.min() < 0:
+        # numpy's take would wrap -1 to the last row: an id is never negative
+        from fpsem.errors import ShapeError
+        raise ShapeError(f"embedding[{D.label}]: id {int(ids.min())} is negative")
+    return D.take(table, ids, axis=0)
 
 
 def _inv_freq(D, d, base):

@@ -17,8 +17,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .. import fpenv
 from ..emu._kernels import bits_f64, f64_bits
 from ..emu._kernels import fma_hw as _fma_hw
+from ..fpenv import nb_set_mxcsr, nb_swap_mxcsr
 
 _NJ = dict(cache=True, error_model="numpy", boundscheck=False)
 
@@ -59,16 +61,24 @@ def _ntiles(m, n):
     return ((m + IB - 1) // IB) * ((n + JB - 1) // JB)
 
 
-@njit(parallel=True, **_NJ)
+# The prange kernels take the caller's MXCSR (`csr`) and run each tile under it:
+# numba's worker threads keep the MXCSR they were created with, which need not
+# be the caller's (fpsem.fpenv). The Python wrappers pass the current one.
 def seq_dot(a, b):
     """(B, m, k) @ (B, k, n), sequential: c = fl(a_0 b_0); c = fl(c + fl(a_k b_k)),
     k ascending (dtype of a)."""
+    return _seq_dot(a, b, fpenv.nb_mxcsr())
+
+
+@njit(parallel=True, **_NJ)
+def _seq_dot(a, b, csr):
     B, m, k = a.shape
     n = b.shape[2]
     c = np.empty((B, m, n), dtype=a.dtype)
     for t in range(B):
         at, bt, ct = a[t], b[t], c[t]
         for blk in prange(_ntiles(m, n)):
+            old = nb_swap_mxcsr(csr)
             i0, i1, j0, j1 = _tile(blk, m, n)
             b0 = bt[0, j0:j1]
             for i in range(i0, i1):
@@ -83,6 +93,7 @@ def seq_dot(a, b):
                     crow = ct[i, j0:j1]
                     for j in range(j1 - j0):
                         crow[j] = crow[j] + aik * brow[j]
+            nb_set_mxcsr(old)
     return c
 
 
@@ -116,16 +127,21 @@ def fma32_array(x, y, z):
     return out
 
 
-@njit(parallel=True, **_NJ)
 def fma_dot32(a, b):
     """(B, m, k) @ (B, k, n), fma_chain: s = +0; s = fma(a_k, b_k, s), k ascending
     (tiled like seq_dot)."""
+    return _fma_dot32(a, b, fpenv.nb_mxcsr())
+
+
+@njit(parallel=True, **_NJ)
+def _fma_dot32(a, b, csr):
     B, m, k = a.shape
     n = b.shape[2]
     c = np.zeros((B, m, n), np.float32)
     for t in range(B):
         at, bt, ct = a[t], b[t], c[t]
         for blk in prange(_ntiles(m, n)):
+            old = nb_swap_mxcsr(csr)
             i0, i1, j0, j1 = _tile(blk, m, n)
             for kk in range(k):
                 brow = bt[kk, j0:j1]
@@ -134,6 +150,7 @@ def fma_dot32(a, b):
                     crow = ct[i, j0:j1]
                     for j in range(j1 - j0):
                         crow[j] = fma32(aik, brow[j], crow[j])
+            nb_set_mxcsr(old)
     return c
 
 
@@ -436,6 +453,14 @@ def _pool(nthreads):
         return _POOL
 
 
+def _under(csr, kernel, *args):
+    old = nb_swap_mxcsr(csr)
+    try:
+        kernel(*args)
+    finally:
+        nb_set_mxcsr(old)
+
+
 def _tiles_threaded(kernel, ntiles, work, args):
     """kernel(*args, lo, hi) over 0 <= tile < ntiles, split over numba's thread count."""
     nth = min(numba.get_num_threads(), ntiles)
@@ -443,7 +468,9 @@ def _tiles_threaded(kernel, ntiles, work, args):
         kernel(*args, 0, ntiles)
         return
     cuts = [ntiles * i // nth for i in range(nth + 1)]
-    futs = [_pool(nth).submit(kernel, *args, cuts[i], cuts[i + 1]) for i in range(1, nth)]
+    # pool threads run under the caller's MXCSR (they keep the one they were created with)
+    csr = fpenv.nb_mxcsr()
+    futs = [_pool(nth).submit(_under, csr, kernel, *args, cuts[i], cuts[i + 1]) for i in range(1, nth)]
     kernel(*args, cuts[0], cuts[1])
     for f in futs:
         f.result()
@@ -485,13 +512,17 @@ def ordered_sum(x, order):
 
 
 # ------------------------------------------------------------------ fma_chain
-@njit(parallel=True, **_NJ)
 def fma_dot_hw(a, b):
     """(B, m, k) @ (B, k, n), fma_chain: s = +0; s = fma(a_k, b_k, s), k ascending,
     with the CPU's fused multiply-add: the same correctly rounded fma as fma32
     (round to odd through binary64), so the same bits wherever the result is not
     NaN (NaN payloads may differ: callers recompute NaN outputs with fma_dot32).
     Tiled like prog_dot, k unrolled by four (s stays in a register)."""
+    return _fma_dot_hw(a, b, fpenv.nb_mxcsr())
+
+
+@njit(parallel=True, **_NJ)
+def _fma_dot_hw(a, b, csr):
     B, m, k = a.shape
     n = b.shape[2]
     c = np.empty((B, m, n), dtype=a.dtype)
@@ -499,6 +530,7 @@ def fma_dot_hw(a, b):
     nt = nib * njb
     zero = a.dtype.type(0)
     for blk in prange(B * nt):
+        old = nb_swap_mxcsr(csr)
         t = blk // nt
         r = blk - t * nt
         jb = r // nib
@@ -526,6 +558,7 @@ def fma_dot_hw(a, b):
                 cr = ct[i, j0:j1]
                 for j in range(w):
                     cr[j] = _fma_hw(a0, b0[j], cr[j])
+        nb_set_mxcsr(old)
     return c
 
 

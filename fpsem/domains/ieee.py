@@ -42,7 +42,7 @@ from fractions import Fraction
 import numpy as np
 from numba import njit, prange
 
-from .. import emu, formats
+from .. import emu, formats, fpenv
 from ..domain import CR, EXACT, Accuracy, Domain, to_fraction_scalar
 from ..emu import _core as C
 from ..emu._api import flags_dict
@@ -50,6 +50,7 @@ from ..emu._kernels import _fast_lane, bits_f32
 from ..errors import NotRepresentable, UnsupportedOption
 from ..exactsum import round_sum
 from ..formats import round_fraction
+from ..fpenv import nb_set_mxcsr, nb_swap_mxcsr
 from . import _orders
 from ._f32kernels import fma32 as _fma32_rto
 from ._f32kernels import fma_dot32 as _fast_fma_dot
@@ -155,8 +156,13 @@ def _lane_pass(op, mode, daz, xs, zs, af, bf, cf, cfg, out, ok):
     return fl
 
 
-@njit(parallel=True, **_NJ)
 def _lane_seq_dot(a, b, cfg, fused):
+    return _lane_seq_dot_k(a, b, cfg, fused, fpenv.nb_mxcsr())
+
+
+@njit(parallel=True, **_NJ)
+def _lane_seq_dot_k(a, b, cfg, fused, csr):
+    # csr: the caller's MXCSR, set in each worker (see fpsem.fpenv)
     B, m, k = a.shape
     n = b.shape[2]
     mode = (cfg >> 10) & 7
@@ -164,6 +170,7 @@ def _lane_seq_dot(a, b, cfg, fused):
     out = np.empty((B, m, n), np.uint32)
     fls = np.zeros(B * m, np.int64)
     for r in prange(B * m):
+        old = nb_swap_mxcsr(csr)
         t = r // m
         i = r - t * m
         acc = out[t, i]
@@ -187,6 +194,7 @@ def _lane_seq_dot(a, b, cfg, fused):
                 fl |= _lane_pass(0, mode, daz, -1, 0, acc, tmp, tmp, cfg, tmp2, ok)
                 acc[:] = tmp2
         fls[r] = fl
+        nb_set_mxcsr(old)
     fl = np.int64(0)
     for r in range(B * m):
         fl |= fls[r]
@@ -257,6 +265,8 @@ class _IEEEDomain(Domain):
             raise UnsupportedOption(f"domain {self.name!r}: {e}") from None
         if opts["acc"].kind == "native":
             pass
+        if not isinstance(opts["exact_flags"], (bool, np.bool_)):
+            raise UnsupportedOption(f"domain {self.name!r}: option exact_flags must be True or False")
         return opts
 
     # -- flags -----------------------------------------------------------------
@@ -591,6 +601,14 @@ class _IEEEDomain(Domain):
         return {"order": str(self.acc), "fma": "fma_chain only" if prim == "dot" else "none",
                 "rounding": o["rounding"], "ftz": bool(o["ftz"]), "daz": bool(o["daz"]),
                 "nan": o["nan"], "tininess": o["tininess"], "emulator": f"fpsem.emu.{self.E.name}"}
+
+
+# Every primitive runs under the default MXCSR whatever the caller's (the fast
+# paths use the CPU's float hardware; the results must not depend on the host).
+for _name, _fn in list(vars(_IEEEDomain).items()):
+    if callable(_fn) and (_name.startswith("_impl_") or _name in ("sigmoid", "rsqrt", "to_float64")):
+        setattr(_IEEEDomain, _name, fpenv.host_independent(_fn))
+del _name, _fn
 
 
 class IEEE32Domain(_IEEEDomain):

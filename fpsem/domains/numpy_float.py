@@ -26,7 +26,7 @@ from fractions import Fraction
 import numba
 import numpy as np
 
-from .. import formats
+from .. import formats, fpenv
 from ..domain import CR, Accuracy, Domain, to_fraction_scalar
 from ..errors import FpsemError, NotRepresentable, UnsupportedOption
 from ..exactsum import round_sum
@@ -86,6 +86,23 @@ class _NumpyFloat(Domain):
             raise UnsupportedOption(
                 f"domain {self.name!r}: numpy keeps subnormals; for ftz/daz use 'ieee32'")
         return opts
+
+    # The CPU's floating-point environment is part of what this domain means, and
+    # the options above assume the default one: a non-default MXCSR (FTZ/DAZ, a
+    # hardware rounding mode) is reported in the label and in describe(), never
+    # silently absorbed (fpsem.fpenv).
+    @property
+    def label(self):
+        base = super().label
+        host = fpenv.describe(sep="+")
+        if not host:
+            return base
+        return f"{base[:-1]}, host={host})" if base.endswith(")") else f"{base}(host={host})"
+
+    def describe(self):
+        d = super().describe()
+        d["host_fpenv"] = fpenv.describe() or "default"
+        return d
 
     # representation
     def is_value(self, x):

@@ -19,6 +19,7 @@ from fractions import Fraction
 import numpy as np
 
 from .. import formats as F
+from .. import fpenv
 from . import _core as C
 from . import _kernels as K
 from .specialize import nan_code, rounding_code, tininess_code
@@ -319,6 +320,14 @@ class FloatEmu:
             fn.__doc__ = f"Correctly rounded {name} (see fpsem.emu.elementary)."
             return fn
         raise AttributeError(name)
+
+
+# Every public operation runs under the default MXCSR whatever the caller's: the
+# fast paths use the CPU's float hardware, and the bits must not depend on the host.
+for _name, _fn in list(vars(FloatEmu).items()):
+    if callable(_fn) and not _name.startswith("_") and _name != "cfg":
+        setattr(FloatEmu, _name, fpenv.host_independent(_fn))
+del _name, _fn
 
 
 def round_fraction_cfg(q, fmt, rounding="rne", ftz=False, tininess="after"):

@@ -55,6 +55,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ..fpenv import host_independent
+
 from ._kernels import bits_f64, f32_bits, f64_bits
 from ._core import (INEXACT, INF, INVALID, DIVZERO, QNAN, ZERO, default_nan, inf_bits,
                     norm_pack, overflow, pack_zero, propagate1, unpack)
@@ -637,6 +639,7 @@ def k_elem(fn, a, cfg, out, fl, hard):
     return _pass2(fn, a, cfg, out, fl, hard)
 
 
+@host_independent
 def evaluate(E, name, a, rounding="rne", ftz=False, daz=False, tininess="after", nan="x86"):
     """E: a FloatEmu. Returns (encodings, Flags)."""
     from ._api import Flags

@@ -43,8 +43,8 @@ def _emit(data, out):
     if out in (None, "-"):
         click.echo(text)
     else:
-        with open(out, "w") as f:
-            f.write(text + "\n")
+        from fpsem.io import write_text
+        write_text(out, text + "\n")
 
 
 def bestiary_command(name: str | None = None, as_json: str | None = None):
@@ -109,4 +109,7 @@ def bestiary_cmd(name, as_json):
     """Well-known architectures: parameters, MACs and worst-case reduction bounds.
 
     Without NAME: the catalogue. With NAME (e.g. ResNet-50, 'GPT-2 small'): per layer."""
+    if as_json not in (None, "-"):
+        from fpsem.io import check_output_path
+        check_output_path(as_json, "--json")
     bestiary_command(name, as_json)
