@@ -574,6 +574,33 @@ def _batchnorm(ctx, node, x, scale, b, mean, var):
     return ops.batch_norm(ctx.D, dv(x), dv(mean), dv(var), dv(scale), dv(b), eps=eps)
 
 
+@executor("LRN")
+def _lrn(ctx, node, x):
+    """Local response normalisation across channels (AlexNet, Inception v1):
+    y = x / (bias + alpha/size * sum_{c' in window(c)} x_c'^2) ** beta.
+    Roundings: x*x, the window sum in D's order (zero-padded channels), *alpha/size
+    (the exact ratio rounded once), +bias, the power (ops.power for beta a multiple
+    of 1/2, else exp(beta log t)), /."""
+    D = ctx.D
+    at = _attrs(node)
+    size = int(at["size"])
+    f32 = lambda k, dflt: Fraction(float(np.float32(at.get(k, dflt))))
+    alpha, beta, bias = f32("alpha", 1e-4), f32("beta", 0.75), f32("bias", 1.0)
+    xv = ctx.dv(x)
+    shape = tuple(D.shape(xv))
+    C = shape[1]
+    lo, hi = (size - 1) // 2, -(-(size - 1) // 2)
+    sq = D.mul(xv, xv)
+    pw = [(0, 0)] * len(shape)
+    pw[1] = (lo, hi)
+    sqp = D.pad(sq, pw)
+    win = D.stack([D.getitem(sqp, (slice(None), slice(i, i + C))) for i in range(size)], axis=-1)
+    t = D.add(ctx.const(bias), D.mul(ctx.const(alpha / size), D.sum(win, axis=-1)))
+    den = ops.power(D, t, beta) if beta.denominator in (1, 2) else \
+        ops.pow_general(D, t, D.full(shape, beta))
+    return D.div(xv, den)
+
+
 # convolution and pooling ---------------------------------------------------------------------
 def _pads(ctx, node, in_sp, kernel, strides, dil, ceil=False):
     """(begin, end) pads per spatial axis from pads / auto_pad."""
@@ -1138,7 +1165,6 @@ def _host_misc(ctx, node, *xs):
 def _type_proto(ctx, v):
     from onnx import helper
     if isinstance(v, Host):
-        from onnx import mapping  # noqa: F401
         et = {np.dtype(t): k for k, t in _ONNX_NP.items()}.get(v.a.dtype, 1)
         shape = list(v.a.shape)
     else:
