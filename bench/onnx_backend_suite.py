@@ -32,7 +32,7 @@ OPS = ["Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Exp", "Log", "Tanh", "Erf", "
        "GlobalAveragePool", "ReduceMean", "ReduceSum", "ReduceMax", "Gather", "GatherElements",
        "Reshape", "Transpose", "Split", "Concat", "Slice", "Expand", "Flatten", "Squeeze",
        "Unsqueeze", "Identity", "Where", "IsNaN", "Cast", "BatchNormalization", "Gelu", "Clip",
-       "Pad", "Einsum", "Shape", "Constant", "ConstantOfShape", "Equal", "Range", "LRN"]
+       "Pad", "Einsum", "Shape", "Constant", "ConstantOfShape", "Equal", "Range", "LRN", "GatherND"]
 
 
 def cases():

@@ -39,12 +39,13 @@ from fractions import Fraction
 import numpy as np
 
 from fpsem import ops
-from fpsem.errors import FpsemError, ShapeError, UnsupportedOp
+from fpsem.errors import FpsemError, NotRepresentable, ShapeError, UnsupportedOp
 from fpsem.trace import tap
 
 from .base import Model
 
 SEMANTICS = ("body", "op")
+_F32_MAX = float(np.finfo(np.float32).max)
 #: op types whose ONNX function body has a different float behaviour from fpsem's op
 BODY_OPS = ("LayerNormalization", "Gelu")
 
@@ -142,8 +143,15 @@ class _Ctx:
                 raise self.err("a boolean tensor used as a number")
             if a.dtype.kind not in "fiu":
                 raise self.err(f"tensor of dtype {a.dtype} is not numeric")
-            out = self.D.asarray(a if a.dtype.kind == "f" or a.dtype.itemsize <= 4
-                                 else a.astype(object))
+            data = a if a.dtype.kind == "f" or a.dtype.itemsize <= 4 else a.astype(object)
+            try:
+                out = self.D.asarray(data)
+            except NotRepresentable:
+                if a.dtype.kind != "f" or not np.isinf(a).any() or np.isnan(a).any():
+                    raise
+                # a real-number domain has no infinities: a mask constant -inf becomes
+                # float32's lowest finite value (see OnnxModel's note)
+                out = self.D.asarray(np.where(np.isinf(a), np.sign(a) * _F32_MAX, a))
             self._dv_cache[key] = (v, out)
             return out
         if isinstance(v, Mask):
@@ -1000,6 +1008,28 @@ def _fill_pad(D, v, pw, fill):
     return v
 
 
+@executor("GatherND")
+def _gather_nd(ctx, node, x, indices):
+    """data[index tuples] over the last axis of host `indices`, after `batch_dims`
+    leading axes shared by data and indices: one flat take (exact)."""
+    idx = ctx.host(indices, "indices").astype(np.int64)
+    shape = _shape(ctx, x)
+    b = int(_attrs(node).get("batch_dims", 0))
+    k = idx.shape[-1]
+    B, lead, rest = shape[:b], shape[b:b + k], shape[b + k:]
+    idx = np.where(idx < 0, idx + np.array(lead, dtype=np.int64), idx)
+    nb = int(np.prod(B, dtype=np.int64))
+    inner = np.ravel_multi_index(tuple(np.moveaxis(idx, -1, 0)), lead) if k else np.zeros(idx.shape[:-1], np.int64)
+    inner = inner.reshape(nb, -1)
+    flat = (np.arange(nb)[:, None] * int(np.prod(lead, dtype=np.int64)) + inner).reshape(-1)
+    out_shape = tuple(idx.shape[:-1]) + tuple(rest)
+    rows = (nb * int(np.prod(lead, dtype=np.int64)), int(np.prod(rest, dtype=np.int64)))
+    if isinstance(x, Host):
+        return Host(x.a.reshape(rows)[flat].reshape(out_shape))
+    D = ctx.D
+    return D.reshape(D.take(D.reshape(x, rows), flat, axis=0), out_shape)
+
+
 @executor("Pad")
 def _pad(ctx, node, x, pads=None, value=None, axes=None):
     """Constant (zeros, or another constant filled with D.full), edge or reflect
@@ -1238,6 +1268,20 @@ def _exec(ctx, node):
             tap(ctx.D, name, v)
 
 
+def _has_inf_constants(g, init):
+    if any(v.dtype.kind == "f" and np.isinf(v).any() for v in init.values()):
+        return True
+    for n in g.node:
+        for a in n.attribute:
+            if a.type == 4 and a.t.data_type in _FLOAT_TYPES:  # TENSOR attribute
+                v = _tensor(a.t)
+                if np.isinf(v).any():
+                    return True
+            elif a.type == 1 and not np.isfinite(a.f):
+                return True
+    return False
+
+
 class OnnxModel(Model):
     """An ONNX graph as an fpsem model: `forward(D, *inputs)` interprets the graph in
     domain D with the graph inputs in order (numpy arrays; a dict by name also works)
@@ -1269,6 +1313,11 @@ class OnnxModel(Model):
         self.notes = [f"ONNX semantics: {semantics} "
                       + ("(LayerNormalization, Gelu run their ONNX function bodies)" if semantics == "body"
                          else "(LayerNormalization, Gelu run fpsem's ops)")]
+        if _has_inf_constants(g, self.init):
+            self.notes.append("graph constants hold +-inf (attention masks); domains without "
+                              "infinities (interval, exact) use +-3.4028235e38 (float32's largest "
+                              "finite value) instead: exp of a masked score is then an enclosure of "
+                              "[0, e^-3.4e38] rather than exactly 0")
         ops_used = sorted({n.op_type for n in g.node})
         self.op_types = ops_used
         self.is_rational = not any(o in ops_used for o in (
