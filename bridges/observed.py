@@ -3,7 +3,8 @@ node by node against fpsem's reference with the same rigorous bounds.
 
     >>> env = fpsem.bridges.observe("model.onnx", "torch_gpu_nodes.npz", inputs)
     >>> env.node("/h.0/attn/MatMul_output_0").bound_abs   # |observed - real| <= bound
-    >>> vals, note = onnxruntime_nodes(m, inputs); env = fpsem.bridges.observe(m, vals, inputs)
+    >>> vals, note, plain = onnxruntime_nodes(m, inputs)
+    >>> env = fpsem.bridges.observe(m, {"onnxruntime": vals, "onnxruntime-plain": plain}, inputs)
 
 `observed` maps node names (the names fpsem's run taps: for ONNX models, the node
 output names) to arrays, or is an .npz holding them. The reference (default:
@@ -64,60 +65,72 @@ def observe(model, observed, inputs=None, *, reference="interval", label="observ
     """Envelope of externally observed node values against `reference`.
 
     model: anything fpsem.envelope accepts (zoo name, .onnx path, model object, callable).
-    observed: dict node name -> array, or an .npz; arrays must have the node's shape.
-    Returns an Envelope whose one "domain" is `label` (e.g. "onnxruntime")."""
+    observed: dict node name -> array, or an .npz; arrays must have the node's shape;
+    or {label: such a dict} for several observed runs measured against one reference run.
+    Returns an Envelope whose "domains" are the labels (e.g. "onnxruntime"), the first
+    primary."""
     from .envelope import Envelope, _float_bounds, _rows, node_stats
     spec = model if isinstance(model, ModelSpec) else resolve_model(model, inputs, config, **(model_opts or {}))
-    obs = load_observed(observed)
+    if isinstance(observed, dict) and observed and all(isinstance(v, dict) for v in observed.values()):
+        runs = {str(k): load_observed(v) for k, v in observed.items()}
+    else:
+        runs = {label: load_observed(observed)}
     R = make_domain(reference) if isinstance(reference, str) else reference
     rkind = reference_kind(R)
     refs, notes = {}, list(spec.notes)
+    wanted = set().union(*runs.values())
 
     def on_ref(name, x):
-        if name in obs:
+        if name in wanted:
             refs[name] = reference_data(R, x, rkind)
 
     t0 = time.perf_counter()
     _, nodes, _ = record(spec, R, on_ref, progress)
     timings = {R.label: time.perf_counter() - t0}
-    unknown = [n for n in obs if n not in refs]
-    if unknown:
-        notes.append(f"{label}: {len(unknown)} observed name(s) not recorded by the reference run "
-                     f"(e.g. {', '.join(unknown[:3])})")
     seen = [n for n in nodes if n in refs]
     if not seen:
-        raise FpsemError(f"none of the {len(obs)} observed names is a node of {spec.name} "
+        raise FpsemError(f"none of the {len(wanted)} observed names is a node of {spec.name} "
                          f"(its nodes: {', '.join(nodes[:5])}, ...)")
-    stats = {}
-    fmts = set()
-    for i, name in enumerate(nodes):
-        if name not in refs:
-            continue
-        a = obs[name]
-        fmt = FORMATS[_FMT_OF.get(a.dtype, "binary32")]
-        fmts.add(fmt.name)
-        OD = ObservedDomain(label, fmt)
-        f = np.asarray(a, dtype=np.float64)
-        if f.shape != refs[name].shape:
-            raise FpsemError(f"{label}: node {name} has shape {f.shape}, the reference {refs[name].shape}")
-        stats[name] = node_stats(name, i, OD, f, refs[name], R.label)
-    notes.append(f"{label}: observed values (not computed by fpsem), format {'/'.join(sorted(fmts))}")
+    stats, dec_float = {}, {}
+    for lab, obs in runs.items():
+        unknown = [n for n in obs if n not in refs]
+        if unknown:
+            notes.append(f"{lab}: {len(unknown)} observed name(s) not recorded by the reference run "
+                         f"(e.g. {', '.join(unknown[:3])})")
+        st, fmts = {}, set()
+        for i, name in enumerate(nodes):
+            if name not in refs or name not in obs:
+                continue
+            a = obs[name]
+            fmt = FORMATS[_FMT_OF.get(a.dtype, "binary32")]
+            fmts.add(fmt.name)
+            f = np.asarray(a, dtype=np.float64)
+            if f.shape != refs[name].shape:
+                raise FpsemError(f"{lab}: node {name} has shape {f.shape}, the reference {refs[name].shape}")
+            with np.errstate(invalid="ignore", over="ignore"):  # an observed inf gives an inf bound
+                st[name] = node_stats(name, i, ObservedDomain(lab, fmt), f, refs[name], R.label)
+        stats[lab] = st
+        notes.append(f"{lab}: observed values (not computed by fpsem), format {'/'.join(sorted(fmts))}")
     dnode = (seen[-1] if decision == "auto" else decision) if decision else None
     decision_data = None
     if dnode in refs:
         r = refs[dnode]
-        f = np.asarray(obs[dnode], dtype=np.float64)
-        lo, hi = _float_bounds(f, r) if r.rigorous else (f, f)
+        for lab, obs in runs.items():
+            if dnode in obs:
+                f = np.asarray(obs[dnode], dtype=np.float64)
+                lo, hi = _float_bounds(f, r) if r.rigorous else (f, f)
+                dec_float[lab] = tuple(_rows(v, spec.decision_axis) for v in (lo, hi, f))
         decision_data = {"node": dnode,
                          "ref": tuple(_rows(v, spec.decision_axis) for v in (r.lo, r.hi, r.point)),
-                         "float": {label: tuple(_rows(v, spec.decision_axis) for v in (lo, hi, f))}}
-    return Envelope(spec.name, [label], R.label, rkind, seen, {label: stats}, [], {}, {},
+                         "float": dec_float}
+    return Envelope(spec.name, list(runs), R.label, rkind, seen, stats, [], {}, {},
                     decision_data, timings, notes)
 
 
 def onnxruntime_nodes(model, inputs=None, providers=("CPUExecutionProvider",)):
     """Run an ONNX model (path or fpsem OnnxModel) in onnxruntime with every float
-    node output exposed as a graph output. Returns (dict node name -> array, note).
+    node output exposed as a graph output. Returns (dict node name -> array, note,
+    dict graph output name -> array of a plain, uninstrumented session).
 
     Exposing an intermediate value keeps onnxruntime from fusing across it, so the
     instrumented run can differ from the plain one; the final outputs of a plain
@@ -169,7 +182,8 @@ def onnxruntime_nodes(model, inputs=None, providers=("CPUExecutionProvider",)):
                for o, p in zip(plain.get_outputs(), pouts) if o.name in res)
     note = (f"onnxruntime {ort.__version__} ({', '.join(providers)}), {len(names)} node outputs exposed; "
             f"final outputs {'bit-identical to' if same else 'DIFFER from'} a plain session's")
-    return {n: res[n] for n in names if n in res}, note
+    plain_out = {o.name: np.asarray(p) for o, p in zip(plain.get_outputs(), pouts)}
+    return {n: res[n] for n in names if n in res}, note, plain_out
 
 
 __all__ = ["observe", "load_observed", "onnxruntime_nodes", "ObservedDomain"]

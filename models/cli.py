@@ -390,17 +390,25 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     if compare is not None:
         from fpsem.bridges.observed import observe, onnxruntime_nodes
         if compare == "onnxruntime":
-            vals, note = onnxruntime_nodes(model, inputs)
+            vals, note, plain = onnxruntime_nodes(model, inputs)
             label = "onnxruntime"
+            # the plain session's outputs too: exposing every node can change ORT's fusions
+            runs = {label: vals, "onnxruntime-plain": plain}
         else:
             vals, note, label = compare, f"values from {compare}", os.path.basename(compare)
-        env_o = observe(model, vals, inputs, reference=R, label=label)
+            runs = {label: vals}
+        env_o = observe(model, runs, inputs, reference=R, label=label)
         out.print(env_o.table(label))
         out.print(note)
         for line in env_o.summary().splitlines()[1:]:
             out.print(line)
         report["compare"] = {"label": label, "note": note, "reference": R.label,
                              "nodes": [s.to_dict() for s in env_o.stats(label)], "notes": env_o.notes}
+        if len(runs) > 1:
+            for s in env_o.stats("onnxruntime-plain"):
+                out.print(f"onnxruntime, plain session: {s.name}: max |error| {s.max_abs:.3g}, "
+                          f"rigorous bound {s.bound_abs:.3g}")
+            report["compare"]["plain"] = [s.to_dict() for s in env_o.stats("onnxruntime-plain")]
     if is_onnx:
         report["onnx_semantics"] = model.semantics
 

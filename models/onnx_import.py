@@ -39,7 +39,7 @@ from fractions import Fraction
 import numpy as np
 
 from fpsem import ops
-from fpsem.errors import FpsemError, NotRepresentable, ShapeError, UnsupportedOp
+from fpsem.errors import FpsemError, ShapeError, UnsupportedOp
 from fpsem.trace import tap
 
 from .base import Model
@@ -143,15 +143,11 @@ class _Ctx:
                 raise self.err("a boolean tensor used as a number")
             if a.dtype.kind not in "fiu":
                 raise self.err(f"tensor of dtype {a.dtype} is not numeric")
-            data = a if a.dtype.kind == "f" or a.dtype.itemsize <= 4 else a.astype(object)
-            try:
-                out = self.D.asarray(data)
-            except NotRepresentable:
-                if a.dtype.kind != "f" or not np.isinf(a).any() or np.isnan(a).any():
-                    raise
-                # a real-number domain has no infinities: a mask constant -inf becomes
-                # float32's lowest finite value (see OnnxModel's note)
-                out = self.D.asarray(np.where(np.isinf(a), np.sign(a) * _F32_MAX, a))
+            if a.dtype.kind == "f" and np.isinf(a).any():
+                # +-inf constants (attention masks) read as +-FLT_MAX in every domain, so
+                # the real-number reference runs the same model (see OnnxModel's note)
+                a = np.where(np.isinf(a), np.sign(a) * _F32_MAX, a)
+            out = self.D.asarray(a if a.dtype.kind == "f" or a.dtype.itemsize <= 4 else a.astype(object))
             self._dv_cache[key] = (v, out)
             return out
         if isinstance(v, Mask):
@@ -1314,10 +1310,10 @@ class OnnxModel(Model):
                       + ("(LayerNormalization, Gelu run their ONNX function bodies)" if semantics == "body"
                          else "(LayerNormalization, Gelu run fpsem's ops)")]
         if _has_inf_constants(g, self.init):
-            self.notes.append("graph constants hold +-inf (attention masks); domains without "
-                              "infinities (interval, exact) use +-3.4028235e38 (float32's largest "
-                              "finite value) instead: exp of a masked score is then an enclosure of "
-                              "[0, e^-3.4e38] rather than exactly 0")
+            self.notes.append("graph constants hold +-inf (attention masks): every domain reads them "
+                              "as +-3.4028235e38 (float32's largest finite value), which the real-number "
+                              "domains can represent; a masked score's exp is then 0 in float formats and "
+                              "an enclosure of [0, e^-3.4e38] in the reference; onnxruntime keeps -inf")
         ops_used = sorted({n.op_type for n in g.node})
         self.op_types = ops_used
         self.is_rational = not any(o in ops_used for o in (
