@@ -388,15 +388,15 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
 
     # -- another runtime's values, observed, against the same reference ----------------------------
     if compare is not None:
-        from fpsem.bridges.observed import observe, onnxruntime_nodes
+        from fpsem.bridges.observed import load_observed, observe, onnxruntime_nodes
         if compare == "onnxruntime":
             vals, note, plain = onnxruntime_nodes(model, inputs)
             label = "onnxruntime"
             # the plain session's outputs too: exposing every node can change ORT's fusions
             runs = {label: vals, "onnxruntime-plain": plain}
         else:
-            vals, note, label = compare, f"values from {compare}", os.path.basename(compare)
-            runs = {label: vals}
+            note, label = f"values from {compare}", os.path.basename(compare)
+            runs = {label: load_observed(compare)}
         env_o = observe(model, runs, inputs, reference=R, label=label)
         out.print(env_o.table(label))
         out.print(note)

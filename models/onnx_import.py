@@ -73,7 +73,7 @@ class Host:
 
     @property
     def is_float(self):
-        return self.a.dtype.kind == "f"
+        return _isf(self.a)
 
     def __repr__(self):
         return f"Host({self.a.dtype}{list(self.a.shape)})"
@@ -168,6 +168,11 @@ class _Ctx:
         return self.D.const(x)
 
 
+def _isf(a):
+    """A float array (bfloat16 from ml_dtypes included, whose numpy kind is 'V')."""
+    return a.dtype.kind == "f" or a.dtype.name == "bfloat16"
+
+
 def _node_name(n):
     return n.name or (n.output[0] if n.output else n.op_type)
 
@@ -178,7 +183,7 @@ def _float_in(vals):
         if v is None:
             continue
         if isinstance(v, Host):
-            if v.a.dtype.kind == "f":
+            if _isf(v.a):
                 return True
         elif not isinstance(v, Mask):
             return True

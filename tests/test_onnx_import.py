@@ -256,6 +256,23 @@ def test_observe_npz_of_node_values(tmp_path):
         assert env_o.node(n, "saved").bound_abs == env.node(n).bound_abs
 
 
+def test_cli_compare_npz_of_node_values(capsys, tmp_path):
+    m, (x,) = F.cnn()
+    p, j = tmp_path / "cnn.onnx", tmp_path / "r.json"
+    onnx.save(m, str(p))
+    vals = {"/conv1/Conv_output_0": np.zeros((1, 4, 8, 8), np.float32), "logits": ort_run(m, (x,))}
+    np.savez(tmp_path / "obs.npz", **vals)
+    np.savez(tmp_path / "in.npz", x=x)
+    code, out, err = _run(capsys, "run", str(p), "-d", "float32", "--inputs", str(tmp_path / "in.npz"),
+                          "--compare", str(tmp_path / "obs.npz"), "--json", str(j), "--no-progress")
+    assert code == 0, err
+    nodes = {s["name"]: s for s in json.loads(j.read_text())["compare"]["nodes"]}
+    assert set(nodes) == set(vals)
+    # the zeros are far from the real conv output; onnxruntime's logits are close
+    assert nodes["/conv1/Conv_output_0"]["max_abs"] > 0.1
+    assert nodes["logits"]["bound_abs"] < 1e-5
+
+
 def test_envelope_of_onnx_path_has_every_node(tmp_path):
     m, (x,) = F.cnn()
     p = tmp_path / "cnn.onnx"
