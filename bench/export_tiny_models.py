@@ -3,8 +3,10 @@
     python bench/export_tiny_models.py OUTDIR
 
 Needs torch and transformers (not fpsem dependencies; run it where they are installed).
-Writes OUTDIR/{gpt2,bert,vit,resnet}_{legacy,dynamo}.onnx with an inputs .npz each,
-whichever exporters work there, and prints one line per export. The files are
+Writes OUTDIR/{gpt2,bert,vit,resnet}_{legacy,dynamo}.onnx with an inputs .npz and
+torch's own output (.npy) each, whichever exporters work there, and prints one line
+per export. (tests/data/onnx holds three of these, made on the device machine with
+torch 2.11 and transformers 5.17 by an equivalent one-file script.) The files are
 consumed by bench/onnx_models_parity.py and tests/test_onnx_exports.py.
 """
 import os
@@ -37,10 +39,6 @@ def models():
     return out
 
 
-class _Wrap:
-    pass
-
-
 def main(outdir):
     import torch
     os.makedirs(outdir, exist_ok=True)
@@ -60,13 +58,15 @@ def main(outdir):
         w = W(model).eval()
         args = tuple(inputs[n] for n in names)
         np.savez(os.path.join(outdir, f"{name}_inputs.npz"), **{n: a.numpy() for n, a in inputs.items()})
+        with torch.no_grad():  # torch's own output, for comparison
+            np.save(os.path.join(outdir, f"{name}_torch_out.npy"), w(*args).numpy())
         for exporter in ("legacy", "dynamo"):
             path = os.path.join(outdir, f"{name}_{exporter}.onnx")
             try:
+                kw = {"dynamo": True, "opset_version": 20, "external_data": False} if exporter == "dynamo" \
+                    else {"dynamo": False, "opset_version": 18}
                 with torch.no_grad():
-                    torch.onnx.export(w, args, path, input_names=names, output_names=outs,
-                                      opset_version=18 if exporter == "legacy" else 20,
-                                      dynamo=(exporter == "dynamo"))
+                    torch.onnx.export(w, args, path, input_names=names, output_names=outs, **kw)
                 print(f"ok {name} {exporter} {os.path.getsize(path)} bytes", flush=True)
             except Exception as e:  # noqa: BLE001 - report and go on
                 print(f"FAILED {name} {exporter}: {type(e).__name__}: {str(e)[:300]}", flush=True)
