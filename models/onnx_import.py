@@ -1318,7 +1318,9 @@ class OnnxModel(Model):
             self.notes.append("graph constants hold +-inf (attention masks): every domain reads them "
                               "as +-3.4028235e38 (float32's largest finite value), which the real-number "
                               "domains can represent; a masked score's exp is then 0 in float formats and "
-                              "an enclosure of [0, e^-3.4e38] in the reference; onnxruntime keeps -inf")
+                              "an enclosure of [0, e^-3.4e38] in the reference; onnxruntime keeps -inf; "
+                              "bf16/fp16 round 3.4e38 to inf, so their masked-score nodes show an "
+                              "infinite error on the masked entries only")
         ops_used = sorted({n.op_type for n in g.node})
         self.op_types = ops_used
         self.is_rational = not any(o in ops_used for o in (
