@@ -18,7 +18,11 @@ name, so every node appears in an envelope.
 
 Formats. The domain decides the format: a Cast between float types, and the
 declared element types of the graph, do not change it (a float64 graph run in
-ieee32 is a binary32 computation of that graph).
+ieee32 is a binary32 computation of that graph). Constants holding +-inf (attention
+masks) are read as +-FLT_MAX in every domain, so the real-number reference runs the
+same model; in a format narrower than binary32 (bf16, fp16) a constant beyond its
+range saturates to its largest finite value (a float32 finfo.min mask would round
+to -inf there, and 0 * -inf is NaN), as ONNX's saturating casts do.
 
 Semantics (`semantics=`): ONNX defines some ops by a function body whose float
 behaviour differs from fpsem's op. "body" (default) runs the body that the onnx
@@ -147,6 +151,14 @@ class _Ctx:
                 # +-inf constants (attention masks) read as +-FLT_MAX in every domain, so
                 # the real-number reference runs the same model (see OnnxModel's note)
                 a = np.where(np.isinf(a), np.sign(a) * _F32_MAX, a)
+            fmt = getattr(self.D, "format", None)
+            if a.dtype.kind == "f" and fmt is not None and float(fmt.max_finite) < _F32_MAX:
+                # a constant beyond a narrow format's range (finfo(float32).min masks in
+                # bf16 round to -inf, and 0 * -inf is NaN) saturates to its largest finite
+                # value, as ONNX's saturating casts do
+                big = float(fmt.max_finite)
+                if np.any(np.abs(a) > big):
+                    a = np.clip(a, -big, big)
             out = self.D.asarray(a if a.dtype.kind == "f" or a.dtype.itemsize <= 4 else a.astype(object))
             self._dv_cache[key] = (v, out)
             return out
@@ -553,11 +565,19 @@ def _ln_op(ctx, node, x, scale, bias=None):
 def _layernorm(ctx, node, x, scale, bias=None):
     """semantics 'body': ONNX's function body (one-pass variance
     E[x^2] - E[x]^2, then (x - mean) / sqrt(var + eps) * scale + bias);
-    'op': ops.layer_norm (two-pass variance). eps: the float32 attribute's exact value."""
+    'op': ops.layer_norm (two-pass variance). eps: the float32 attribute's exact value.
+    Real-number domains (interval, exact) run the two-pass form under both semantics:
+    it is the same real function, enclosed more tightly."""
+    extra = len([o for o in node.output if o]) > 1
     if ctx.semantics == "op":
-        if len([o for o in node.output if o]) > 1:
+        if extra:
             raise ctx.err("Mean/InvStdDev outputs are only computed with --onnx-semantics body",
                           UnsupportedOp)
+        return _ln_op(ctx, node, x, scale, bias)
+    if not ctx.D.is_float and not extra:
+        # Over the reals the body's E[x^2] - E[x]^2 IS the two-pass variance (same eps,
+        # scale, bias): the real function is the same, and an enclosure of the two-pass
+        # form stays tight where the one-pass form's cancellation makes it unbounded.
         return _ln_op(ctx, node, x, scale, bias)
     return _run_body(ctx, node, [x, scale, bias])
 
@@ -1318,9 +1338,7 @@ class OnnxModel(Model):
             self.notes.append("graph constants hold +-inf (attention masks): every domain reads them "
                               "as +-3.4028235e38 (float32's largest finite value), which the real-number "
                               "domains can represent; a masked score's exp is then 0 in float formats and "
-                              "an enclosure of [0, e^-3.4e38] in the reference; onnxruntime keeps -inf; "
-                              "bf16/fp16 round 3.4e38 to inf, so their masked-score nodes show an "
-                              "infinite error on the masked entries only")
+                              "an enclosure of [0, e^-3.4e38] in the reference; onnxruntime keeps -inf")
         ops_used = sorted({n.op_type for n in g.node})
         self.op_types = ops_used
         self.is_rational = not any(o in ops_used for o in (
