@@ -70,7 +70,8 @@ def _from_object(m, inputs, name):
         inputs = m.default_inputs()
     return ModelSpec(name=name, forward=m.forward, inputs=_as_tuple(inputs),
                      is_rational=getattr(m, "is_rational", None),
-                     decision_axis=getattr(m, "decision_axis", -1), obj=m)
+                     decision_axis=getattr(m, "decision_axis", -1), obj=m,
+                     notes=list(getattr(m, "notes", ())))
 
 
 def _as_tuple(inputs):

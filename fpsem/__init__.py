@@ -23,7 +23,7 @@ __all__ = [
     "Order", "parse_order", "blocked", "tree",
     "FpsemError", "UnknownDomain", "DomainUnavailable", "UnsupportedOption",
     "UnsupportedOp", "ShapeError", "NotRepresentable", "WeightsError",
-    "envelope",
+    "envelope", "load_onnx",
 ]
 
 
@@ -32,3 +32,10 @@ def envelope(model, inputs=None, *, domain="ieee32", reference="auto", config=No
     node-by-node error statistics (see fpsem.bridges)."""
     from .bridges import envelope as _envelope
     return _envelope(model, inputs, domain=domain, reference=reference, config=config, **opts)
+
+
+def load_onnx(path, semantics="body"):
+    """An ONNX model file as an fpsem model (needs the onnx package: fpsem[onnx]);
+    see fpsem.models.onnx_import."""
+    from .models.onnx_import import load_onnx as _load
+    return _load(path, semantics=semantics)

@@ -462,6 +462,15 @@ class Domain:
     def _impl_where(self, cond, a, b):
         raise self._err(UnsupportedOp, "where", f"condition of type {type(cond).__name__}")
 
+    def isnan(self, x):
+        """numpy bool mask: where x is NaN. Exact. Enclosure domains (whose values
+        are sets of reals, returned by to_float64 as (lo, hi)) and the exact domain
+        have no NaN: the mask is all False there, so selections on it are decided."""
+        r = self.to_float64(x)
+        if isinstance(r, tuple):
+            return np.zeros(np.shape(r[0]), dtype=np.bool_)
+        return np.isnan(np.asarray(r, dtype=np.float64))
+
     # -- reductions --------------------------------------------------------------
     def _order(self, op, acc):
         order = self.acc if acc is None else parse_order(acc)

@@ -40,6 +40,13 @@ def get_model(name, config=None, weights=None, seed=0):
         return name
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise FpsemError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(name, str) and name.lower().endswith(".onnx"):
+        # an ONNX file; config: None, "body"/"op" or {"semantics": ...} (onnx_import.py)
+        from .onnx_import import load_onnx
+        if weights is not None:
+            raise FpsemError("--weights is for gpt2; an ONNX file carries its own weights")
+        sem = config.get("semantics", "body") if isinstance(config, dict) else (config or "body")
+        return load_onnx(name, semantics=sem)
     if name not in ZOO and name in BESTIARY:
         if weights is not None:
             raise FpsemError(f"model {name!r} has no checkpoint loader; --weights is for gpt2")

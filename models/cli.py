@@ -228,9 +228,17 @@ def _jsonable(x):
 @click.option("--save-logits", default=None,
               help="write the first domain's output as a float64 .npy file to exactly this path")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
+@click.option("--inputs", "inputs_path", default=None, help="model inputs from an .npz (by graph input name, or in order)")
+@click.option("--onnx-semantics", type=click.Choice(["body", "op"]), default=None,
+              help="ONNX ops defined by a function body (LayerNormalization, Gelu): run ONNX's body "
+                   "(default) or fpsem's op")
+@click.option("--compare", "compare", default=None,
+              help="measure another runtime's node values against the reference: 'onnxruntime' "
+                   "(ONNX models) or an .npz of node name -> array")
 def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, acc, reference, prompt,
-            token_ids, n_tokens, vocab, merges, n_generate, n_top, json_out, save_logits, no_progress):
-    """Run MODEL (gpt2 or a zoo model) under one or more domains and compare."""
+            token_ids, n_tokens, vocab, merges, n_generate, n_top, json_out, save_logits, no_progress,
+            inputs_path=None, onnx_semantics=None, compare=None):
+    """Run MODEL (gpt2, a zoo model or an .onnx file) under one or more domains and compare."""
     from rich.markup import escape
 
     import fpsem
@@ -247,6 +255,16 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     # cheap checks first: a bad option must not wait for the model to load
     parsed_ids = _parse_ids(token_ids) if token_ids is not None else None
     _domains(domain_spec, rounding, ftz, acc, daz)
+
+    is_onnx = model_name.lower().endswith(".onnx")
+    if onnx_semantics is not None and not is_onnx:
+        raise FpsemError("--onnx-semantics applies to .onnx models")
+    if compare == "onnxruntime" and not is_onnx:
+        raise FpsemError("--compare onnxruntime applies to .onnx models; pass an .npz of node values instead")
+    if is_onnx:
+        if config is not None:
+            raise FpsemError("--config is for zoo models; an ONNX file has its own graph")
+        config = onnx_semantics or "body"
     model = get_model(model_name, config=config, weights=weights, seed=seed)
     is_lm = model.name == "gpt2"
     if not is_lm and (prompt or token_ids or n_tokens or vocab or merges or n_generate):
@@ -283,8 +301,16 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
             raise ShapeError(f"{ids.size} prompt tokens + {n_generate} generated exceed the context "
                              f"length {model.config.n_positions}")
         inputs = (ids,)
+    elif inputs_path is not None:
+        if not hasattr(model, "load_inputs"):
+            raise FpsemError(f"--inputs: model {model.name} takes no inputs from a file")
+        inputs = tuple(model.load_inputs(inputs_path))
     else:
         inputs = tuple(model.default_inputs())
+    if inputs_path is not None and is_lm:
+        raise FpsemError("--inputs is for non-gpt2 models; gpt2 takes --prompt / --token-ids")
+    if compare is not None and R is None:
+        raise FpsemError("--compare needs a reference (not --reference none)")
 
     # with --json - only the JSON goes to stdout; everything else to stderr
     out = _console(stderr=json_out == "-")
@@ -394,6 +420,11 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     if env is not None:
         report["envelope"] = []
         for D in float_ds:
+            if is_onnx:  # ONNX node names have no block structure: one row per node
+                out.print(env.table(D.label))
+                report["envelope"].append({"domain": D.label,
+                                           "nodes": [s.to_dict() for s in env.stats(D.label)]})
+                continue
             rows = _block_rows(env.stats(D.label))
             _block_table(out, f"envelope per block: {D.label} vs {env.reference}"
                          + ("" if env.reference_kind in ("enclosure", "exact") else " (reference not rigorous)"), rows)
@@ -409,6 +440,32 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         if env._decision_data is not None:
             dec = env.decision()
             report["decision"] = dec.to_dict()
+
+    # -- another runtime's values, observed, against the same reference ----------------------------
+    if compare is not None:
+        from fpsem.bridges.observed import load_observed, observe, onnxruntime_nodes
+        if compare == "onnxruntime":
+            vals, note, plain = onnxruntime_nodes(model, inputs)
+            label = "onnxruntime"
+            # the plain session's outputs too: exposing every node can change ORT's fusions
+            runs = {label: vals, "onnxruntime-plain": plain}
+        else:
+            note, label = f"values from {compare}", os.path.basename(compare)
+            runs = {label: load_observed(compare)}
+        env_o = observe(model, runs, inputs, reference=R, label=label)
+        out.print(env_o.table(label))
+        out.print(note)
+        for line in env_o.summary().splitlines()[1:]:
+            out.print(line)
+        report["compare"] = {"label": label, "note": note, "reference": R.label,
+                             "nodes": [s.to_dict() for s in env_o.stats(label)], "notes": env_o.notes}
+        if len(runs) > 1:
+            for s in env_o.stats("onnxruntime-plain"):
+                out.print(f"onnxruntime, plain session: {s.name}: max |error| {s.max_abs:.3g}, "
+                          f"rigorous bound {s.bound_abs:.3g}")
+            report["compare"]["plain"] = [s.to_dict() for s in env_o.stats("onnxruntime-plain")]
+    if is_onnx:
+        report["onnx_semantics"] = model.semantics
 
     # -- is the top-1 certain? -------------------------------------------------------------------
     if is_lm:

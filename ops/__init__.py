@@ -16,6 +16,7 @@ from .attention import (causal_mask, decode_attention, flash_attention, kv_cache
                         multi_head_attention, scaled_dot_product_attention)
 from .recurrent import gru_cell, lstm_cell, rnn, rnn_cell, selective_scan
 from .spectral import spectral_conv1d
+from .power import pow_general, power
 
 # names that shadow builtins are exported under both spellings
 globals()["abs"] = abs_

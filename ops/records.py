@@ -86,6 +86,8 @@ RECORDS = [
     _r("silu", lambda r: ([dy(r, (2, 5))], {}), rational=False),
     _r("tanh", lambda r: ([dy(r, (2, 5))], {}), rational=False),
     _r("softplus", lambda r: ([dy(r, (2, 5))], {}), rational=False),
+    _r("power", lambda r: ([pos(r, (2, 5)), 3], {})),
+    _r("pow_general", lambda r: ([pos(r, (2, 5)), dy(r, (2, 5))], {}), rational=False, arrays=(0, 1)),
     _r("sum", lambda r: ([dy(r, (3, 7))], {"axis": -1})),
     _r("mean", lambda r: ([dy(r, (3, 7))], {"axis": 0})),
     _r("max", lambda r: ([dy(r, (3, 7))], {"axis": 1})),
