@@ -67,6 +67,7 @@ class NodeStats:
     ref_width: float | None = None   # widest reference enclosure (hi - lo)
     ref_radius: float | None = None  # widest reference radius: the observed errors are known to +/- this
     measured: bool = True            # False: the reference is too wide to measure the observed error
+    ref_scale: float | None = None   # largest |reference point| of the node
     tightness: float | None = None   # bound_abs / max_abs (>= 1; 1 + ref_radius/max_abs at the worst node)
     apriori: float | None = None     # local standard-model bound (max over elements)
     apriori_ratio: float | None = None  # max local observed / local bound (<= 1 is a theorem)
@@ -162,6 +163,7 @@ def node_stats(name, index, D, f, ref: RefData, ref_label, ap=None) -> NodeStats
         max_abs = _fmax(err)
         max_rad = _fmax(rad)
         st.ref_radius = max_rad if ref.rigorous else None
+        st.ref_scale = _fmax(np.abs(np.where(np.isfinite(ref.point), ref.point, 0.0)))
         if ref.rigorous and max_rad > 0:
             scale = max_abs if max_abs > 0 else 2.0 ** -60 * _fmax(np.abs(np.where(finite, f, 0.0)))
             st.measured = bool(math.isfinite(max_rad) and max_rad <= RESOLVE * scale) or (st.nonfinite > 0 and
@@ -682,12 +684,16 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="auto", *, co
                      + (f"ran at {passes[-1]} bits" if len(passes) == 1 else
                         f"re-ran at {' -> '.join(map(str, passes))} bits (radius too wide at {passes[0]})")
                      + (f"; still {_precision_deficit(env)} bits short of the 2^-30 rule" if _precision_deficit(env) > 0
-                        else "; every node's reference radius is below 2^-30 of the observed error"))
+                        else "; every node's reference radius is below 2^-30 of the observed error "
+                             "(or at the 2^-46 relative floor of its float64 view)"))
     return env
 
 
 #: the reference radius must be at most 2**-AUTO_MARGIN of the observed error at every node
 AUTO_MARGIN = 30
+#: relative radius of the float64 view of a ball (its midpoint rounded to float64 and
+#: bounded with slack): below this the reference radius is the view's, not the ball's
+FLOOR64 = 2.0 ** -46
 
 
 def _precision_deficit(env):
@@ -706,6 +712,8 @@ def _precision_deficit(env):
                 obs = r / RESOLVE / 2.0 ** 20
             if obs == 0 or not math.isfinite(obs):
                 continue
+            if st.ref_scale and r <= st.ref_scale * FLOOR64:
+                continue   # the float64 view's own rounding: more bits cannot shrink it
             worst = max(worst, math.log2(r / obs) + AUTO_MARGIN)
     return int(math.ceil(worst)) if worst > -math.inf else 0
 
