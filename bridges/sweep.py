@@ -56,8 +56,13 @@ class SweepError(FpsemError):
 # -- the spec ---------------------------------------------------------------------
 def default_reference():
     """The reference fpsem.envelope uses when none is given (followed, not copied)."""
+    from fpsem.registry import availability
+
     from .envelope import envelope
-    return inspect.signature(envelope).parameters["reference"].default
+    ref = inspect.signature(envelope).parameters["reference"].default
+    if ref == "auto":   # the envelope's choice for a model that is not rational
+        ref = "ball" if availability("ball")[0] else "interval"
+    return ref
 
 
 def _table(raw, key, required=False):

@@ -70,7 +70,8 @@ def test_serial_sweep_records_and_summary(serial):
 def test_reference_default_follows_envelope():
     from fpsem.bridges.envelope import envelope
     ref = inspect.signature(envelope).parameters["reference"].default
-    assert S.normalize(SPEC)["reference"] == [ref, {}]
+    assert ref == "auto" and S.normalize(SPEC)["reference"] == [S.default_reference(), {}]
+    assert S.default_reference() in ("ball", "interval")
     spec = dict(SPEC, reference={"name": "interval", "endpoints": "binary64"})
     assert S.normalize(spec)["reference"] == ["interval", {"endpoints": "binary64"}]
 
