@@ -755,9 +755,12 @@ def auto_precision(spec, R, Ds, progress=None, p0=96, sample=512):
         rmax = float(np.max(r)) if r.size else 0.0
         if rmax == 0:
             return
-        if top == 0 or not math.isfinite(rmax):
+        if top == 0 or not math.isfinite(rmax) or not math.isfinite(top):
             raise _ProbeStop
-        g = math.log2(rmax / top) + p0
+        ratio = rmax / top
+        if ratio <= 0:      # underflowed: far below any precision that matters
+            return
+        g = math.log2(ratio) + p0
         losses.append((steps[0], g))
         if g > p0 - 12:
             raise _ProbeStop
