@@ -58,8 +58,8 @@ dyadic = st.builds(lambda k, e: Fraction(k) * Fraction(2) ** e,
 def test_transcendental_encloses_mpfr(prim, q, prec):
     if prim in ("log", "sqrt") and q <= 0:
         q = -q + Fraction(1, 2 ** 70)
-    if prim in ("exp", "exp2") and q > 600:
-        q = Fraction(600)
+    if prim in ("exp", "exp2") and abs(q) > 600:
+        q = Fraction(600) if q > 0 else Fraction(-600)   # keep the exact endpoints small
     D = B(prec)
     x = getattr(D, prim)(D.asarray(np.array([q], dtype=object)))
     lo, hi = D.to_fraction(x)
@@ -237,7 +237,10 @@ def test_cli_run_prints_ball_bits_and_json(tmp_path):
                                  "--json", str(out)])
     assert r.exit_code == 0, r.output
     assert "reference precision chosen automatically" in r.output
-    assert "bound/observed" in r.output and "CERTAIN" in r.output
+    assert "CERTAIN" in r.output
     import json
     rep = json.loads(out.read_text())
+    # the per-block table's bound/observed column (its header may wrap in a narrow terminal)
+    assert all(b["tightness"] is not None and b["tightness"] >= 1 for b in rep["envelope"][0]["blocks"]
+               if b["max_abs"])
     assert rep["reference_bits"] >= 64 and rep["reference"] == "ball"

@@ -269,7 +269,7 @@ class BallDomain(Domain):
             arr = arr.astype(np.float64)
         if arr.dtype.kind == "f":
             if arr.dtype.itemsize > 8:
-                arr = np.array([Fraction(float(v)) if False else v for v in arr.flat], dtype=object).reshape(arr.shape)
+                arr = arr.astype(object)   # long double: through Fractions below
             else:
                 with np.errstate(all="ignore"):
                     fin = np.isfinite(np.sum(arr, dtype=np.float64)) or np.isfinite(arr).all()
@@ -483,9 +483,11 @@ class BallDomain(Domain):
         return self._elem(_u_exp, x)
 
     def _impl_exp2(self, x):
+        # x * ln2 carries |x| times ln2's rounding: form it with 64 guard bits
+        with working_precision(self.prec + 64):
+            t = self._o(x) * arb.const_log2()
         with self._wp():
-            ln2 = arb.const_log2()
-            return Ball(_objarr(_u_fix(_u_exp(self._o(x) * ln2))))
+            return Ball(_objarr(_u_fix(_u_exp(t))))
 
     def _impl_log(self, x):
         with self._wp():
@@ -511,13 +513,6 @@ class BallDomain(Domain):
         return self._elem(_u_cos, x)
 
     # -- comparison and selection -----------------------------------------------------------
-    def _cmp(self, fn_sure, fn_maybe, x, y):
-        with self._wp():
-            ox, oy = self._o(x), self._o(y)
-            sure = fn_sure(ox, oy).astype(bool)
-            maybe = fn_maybe(ox, oy)
-        return Tri(sure, maybe)
-
     def _impl_lt(self, x, y):
         # sure: every point of x below every point of y; maybe: not (x >= y surely)
         with self._wp():
