@@ -30,6 +30,7 @@ from fpsem.registry import availability
 from fpsem.registry import domain as make_domain
 
 from . import apriori as _ap
+from .running import Running, local_stats
 from ._num import INF, abs_diff_up, bits_hash, frac_up, two_sum, ulp, ulp_lower, up
 from .record import ModelSpec, RefData, record, reference_data, reference_kind, resolve_model
 
@@ -833,7 +834,10 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
     dec_float = {}
     want_first = len(Ds) > 1
     for di, D in enumerate(Ds):
-        PD = _ap.probed(D) if apriori else D
+        RD = Running(D) if apriori else None
+        if RD is not None and not RD.usable:
+            RD = None
+        PD = RD if RD is not None else (_ap.probed(D) if apriori else D)
         label = D.label
         if label in stats:
             raise FpsemError(f"domain {label} given twice")
@@ -841,13 +845,18 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
         divs = [Divergence(Ds[0].label, label, None, note=bit_promise_note(Ds[0], D))] if di > 0 else []
         index = {n: i for i, n in enumerate(nodes)}
 
-        def on_node(name, x, D=D, PD=PD, st_d=st_d, h_d=h_d, di=di, divs=divs, index=index):
+        def on_node(name, x, D=D, PD=PD, RD=RD, st_d=st_d, h_d=h_d, di=di, divs=divs, index=index):
+            if RD is not None:
+                ap = _running_apriori(RD, x)
+                RD.rebase(x)        # the next nodes start from this node's float values
+                x = x.f
             f = np.asarray(D.to_float64(x), dtype=np.float64)
             ref = refs.get(name)
             if ref is None:
                 notes.append(f"{D.label}: node {name} not recorded by the reference; skipped")
                 return
-            ap = _ap.node_apriori(PD, x, f) if apriori else None
+            if RD is None:
+                ap = _ap.node_apriori(PD, x, f) if apriori else None
             s = node_stats(name, index[name], D, f, ref, R.label, ap)
             st_d[name] = s
             h_d[name] = s.hash
@@ -901,6 +910,17 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
                    tensors, ref_kept, decision_data, timings, notes)
     env.reference_bits = getattr(R, "prec", None) if R.name == "ball" else None
     return env
+
+
+def _running_apriori(RD, x):
+    r = local_stats(RD, x)
+    if r is None:
+        return None
+    bound, observed, ratio = r
+    if not math.isfinite(bound):
+        return None
+    return _ap.Apriori(bound=bound, ratio=ratio, observed=observed,
+                       what="running bound of the node's own roundings (local)", gamma=math.nan, roundings=0)
 
 
 def _rows(v, axis):

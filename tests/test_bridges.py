@@ -51,19 +51,22 @@ def test_exact_reference_bounds_are_exact_and_hold(acc):
     r = E.to_fraction(mlp(E, X))
     err = max(abs(a - b) for a, b in zip(f.ravel(), r.ravel()))
     assert float(err) == env.node("logits").max_abs
-    # a-priori bounds exist exactly on dot nodes, and hold
-    assert env.node("l1.act").apriori is None
+    # every node gets a local a-priori bound, and it holds; ReLU of the float
+    # input it received is exact: its own bound is 0
+    assert env.node("l1.act").apriori == 0.0
     for n in ("l1.lin", "logits"):
         s = env.node(n)
         assert s.apriori is not None and 0 <= s.apriori_ratio <= 1
-        assert "dot(k=" in s.apriori_what
+        assert "running bound" in s.apriori_what
 
 
 def test_first_node_local_observation_equals_total_error():
     """On the first layer the inputs are exact, so the local error is the total error."""
     env = envelope(mlp, X, domain="float32", reference="exact", acc="sequential")
     s = env.node("l1.lin")
-    assert s.apriori_observed == pytest.approx(s.max_abs, rel=1e-12, abs=0)
+    # the local observation is |f - s| against a float64 shadow whose own running bound
+    # is reported only when below 1% of it (bridges.running.local_stats)
+    assert s.apriori_observed == pytest.approx(s.max_abs, rel=1e-2, abs=0)
     assert s.max_abs <= s.apriori
 
 

@@ -662,10 +662,11 @@ def _arbmat_dot(a, b):
 _CHUNK = 16       # bits per slice of the ball operand's fixed-point midpoints
 
 
-def _split_point(w, bits):
+def _split_point(w, bits, max_slices=64):
     """Exact fixed-point slices of a float matrix w (B, k, n) per column:
     w = sum_t V_t * 2**(E - bits*(t+1)), V_t integer-valued float64 with
     |V_t| < 2**bits, E (B, 1, n) the column exponents (|w| < 2**E).
+    At most `max_slices` slices (the product never uses deeper ones).
     Returns (slices, E, rest_bound) where rest_bound bounds |w - sum of the
     returned slices| per column (0 when the slices are exact)."""
     w = np.asarray(w, dtype=np.float64)
@@ -674,12 +675,14 @@ def _split_point(w, bits):
     E = np.where(amax == 0, 0, E)
     scaled = np.ldexp(w, bits - E)              # |scaled| < 2**bits, exact (power of 2)
     slices = []
-    for _ in range(64):
+    for _ in range(max_slices):
         v = np.trunc(scaled)
         slices.append(v)
-        scaled = np.ldexp(scaled - v, bits)     # exact: fraction part, then a power of 2
+        scaled -= v                             # exact: the fraction part
         if not scaled.any():
             break
+        scaled *= 2.0 ** bits                   # exact: a power of 2 (no overflow: |.| < 2**bits)
+    # |what is left| < 2**(E - bits * T) in every column that has a nonzero rest
     rest = np.ldexp(np.ones_like(amax), E - bits * len(slices))
     rest = np.where(np.any(scaled != 0, axis=1, keepdims=True), rest, 0.0)
     return slices, E, rest
@@ -781,18 +784,52 @@ def _ozaki_dot(a, w, prec):
     bits = int(53 - _CHUNK - math.ceil(math.log2(max(k, 2))))
     if bits < 4:
         raise FpsemError(f"dot[ball]: inner dimension {k} too large for exact float64 slices")
-    V, E, wrest = _split_point(w, bits)
     L = limbs.shape[-1]
-    T = len(V)
     depth = frac_bits + 8
-    absw = np.abs(np.asarray(w, dtype=np.float64))
-    # value = sum_{j,t} (A_j @ V_t) * 2**(e_row - frac_bits + 16 j) * 2**(E - bits (t+1))
-    #       = 2**g * sum_{j,t} P_jt * 2**(16 j + bits (T-1-t)),  g = e_row - frac_bits + E - bits T
+    T = min(depth // bits + 1,                 # slices of w deeper than `depth` are never used
+            _slices_needed(w, bits))
     maxsh = _CHUNK * (L - 1) + bits * (T - 1)
     D = (maxsh + 53) // 16 + 4
+    A = [limbs[..., j].astype(np.float64) * signs for j in range(L)]
+    dt = np.dtype([("d", "<u2", (D - 1,)), ("top", "<i8"), ("g", "<i8"), ("r", "<f8")])
+    out = np.empty((B, m, n), dtype=dt)
+    # columns in chunks: the slices of w and the digit sums stay within a few hundred MB
+    nc = max(1, min(n, (1 << 25) // max(1, D * B * m), (1 << 26) // max(1, T * B * k)))
+    for c0 in range(0, n, nc):
+        wc = np.asarray(w[:, :, c0:c0 + nc], dtype=np.float64)
+        out[:, :, c0:c0 + nc] = _ozaki_cols(A, e_row, rad_a, frac_bits, wc, bits, T, D, dt)
+    return out
+
+
+def _slices_needed(w, bits):
+    """How many `bits`-bit slices represent every column of w exactly: the
+    deepest bit of an element sits (column exponent - element exponent +
+    mantissa bits) below its column's top."""
+    mant = 24 if w.dtype == np.float32 else (11 if w.dtype == np.float16 else 53)
+    aw = np.abs(w)
+    with np.errstate(divide="ignore"):
+        top = np.max(aw, axis=1)
+        low = np.min(np.where(aw > 0, aw, np.inf), axis=1)
+    ok = np.isfinite(low) & (top > 0)
+    if not ok.any():
+        return 1
+    _, et = np.frexp(top[ok])
+    _, el = np.frexp(low[ok])
+    span = int(np.max(et - el)) + mant
+    return max(1, -(-span // bits))
+
+
+def _ozaki_cols(A, e_row, rad_a, frac_bits, w, bits, T, D, dt):
+    """`_ozaki_dot` for one block of columns of w (see there)."""
+    B, m, k = rad_a.shape
+    n = w.shape[2]
+    L = len(A)
+    depth = frac_bits + 8
+    V, E, wrest = _split_point(w, bits, T)
+    # value = sum_{j,t} (A_j @ V_t) * 2**(e_row - frac_bits + 16 j) * 2**(E - bits (t+1))
+    #       = 2**g * sum_{j,t} P_jt * 2**(16 j + bits (T-1-t)),  g = e_row - frac_bits + E - bits T
     digits = np.zeros((D, B, m, n), dtype=np.int64)
     dropped = np.zeros((B, m, n))
-    A = [limbs[..., j].astype(np.float64) * signs for j in range(L)]
     for t, Vt in enumerate(V):
         jmin = None
         for j in range(L - 1, -1, -1):
@@ -821,12 +858,11 @@ def _ozaki_dot(a, w, prec):
         digits[d] -= c << 16
         digits[d + 1] += c
     gexp = (e_row - frac_bits) + (E - bits * T)                     # (B, m, 1) + (B, 1, n)
-    rad = _gemm_up(rad_a, absw)
+    rad = _gemm_up(rad_a, np.abs(w))
     if np.any(wrest):
         amax = np.ldexp(np.ones((B, m, k)), np.broadcast_to(e_row, (B, m, k)).astype(np.int64))
         rad = rad + _gemm_up(amax, np.broadcast_to(wrest, (B, k, n)).copy())
     rad = np.nextafter(rad + dropped, np.inf)
-    dt = np.dtype([("d", "<u2", (D - 1,)), ("top", "<i8"), ("g", "<i8"), ("r", "<f8")])
     out = np.empty((B, m, n), dtype=dt)
     out["d"] = np.moveaxis(digits[:D - 1], 0, -1)
     out["top"] = digits[D - 1]
