@@ -301,19 +301,23 @@ class BallDomain(Domain):
     def to_fraction(self, x):
         """(lo, hi): object arrays of the exact ball endpoints as Fractions.
         An unbounded ball raises NotRepresentable."""
+        return self._endpoints(x, unbounded="raise")
+
+    def _endpoints(self, x, unbounded):
+        """Exact endpoints as Fractions; an unbounded ball raises (unbounded='raise')
+        or gives None for its infinite endpoints (unbounded='none')."""
         x = self._v(x)
         if x.is_point:
-            q = _ufunc(lambda v: Fraction(float(v)), 1, 1)(x.v)
-            q = _objarr(q)
+            q = _objarr(_ufunc(lambda v: Fraction(float(v)), 1, 1)(x.v))
             return q, q
         o = self._o(x)
 
         def conv(a, lower):
             if not a.is_finite() or a.mid().is_nan():
-                raise self._err(NotRepresentable, "to_fraction", f"unbounded ball {a}")
-            e = a.lower() if lower else a.upper()
-            man, ex = e.man_exp()
-            man, ex = int(man), int(ex)
+                if unbounded == "raise":
+                    raise self._err(NotRepresentable, "to_fraction", f"unbounded ball {a}")
+                return None
+            man, ex = (int(t) for t in (a.lower() if lower else a.upper()).man_exp())
             return Fraction(man * 2 ** ex) if ex >= 0 else Fraction(man, 2 ** -ex)
         with working_precision(max(self.prec, 64) + 64):
             lo = _ufunc(lambda a: conv(a, True), 1, 1)(o)
@@ -376,21 +380,7 @@ class BallDomain(Domain):
 
     def to_fraction_or_inf(self, x):
         """Like to_fraction, with None for an infinite endpoint."""
-        x = self._v(x)
-        if x.is_point:
-            return self.to_fraction(x)
-        o = self._o(x)
-
-        def conv(a, lower):
-            if not a.is_finite() or a.mid().is_nan():
-                return None
-            e = a.lower() if lower else a.upper()
-            man, ex = (int(t) for t in e.man_exp())
-            return Fraction(man * 2 ** ex) if ex >= 0 else Fraction(man, 2 ** -ex)
-        with working_precision(max(self.prec, 64) + 64):
-            lo = _ufunc(lambda a: conv(a, True), 1, 1)(o)
-            hi = _ufunc(lambda a: conv(a, False), 1, 1)(o)
-        return _objarr(lo), _objarr(hi)
+        return self._endpoints(x, unbounded="none")
 
     def hull(self, a, b):
         oa, ob = self._same_form([a, b])
