@@ -40,14 +40,16 @@ def main():
     blocks = {}
     for s in env.stats():
         b = s.name.split(".")[0] + ("." + s.name.split(".")[1] if s.name.startswith("h.") else "")
-        r = blocks.setdefault(b, [0.0, 0.0, 1.0])
+        r = blocks.setdefault(b, [0.0, 0.0, 1.0, 0.0])
         if s.max_abs:
             r[0] = max(r[0], (s.ref_radius or 0.0) / s.max_abs)
         r[1] = max(r[1], s.max_abs or 0.0)
         r[2] = max(r[2], s.tightness or 1.0)
-    print(f"  {'block':10s} {'radius/observed':>16s} {'max |err|':>10s} {'bound/observed':>15s}")
-    for b, (rr, e, tt) in blocks.items():
-        print(f"  {b:10s} {rr:16.2e} {e:10.3g} {tt - 1:14.2e}+1")
+        r[3] = max(r[3], s.apriori_ratio or 0.0)
+    print(f"  {'block':10s} {'radius/observed':>16s} {'max |err|':>10s} {'bound/observed':>15s} "
+          f"{'obs/a-priori':>13s}")
+    for b, (rr, e, tt, ar) in blocks.items():
+        print(f"  {b:10s} {rr:16.2e} {e:10.3g} {tt - 1:14.2e}+1 {ar:13.3g}")
     for n in env.notes:
         print("  note:", n)
     print("  decision:", env.summary().splitlines()[-1])
