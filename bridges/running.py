@@ -63,6 +63,7 @@ from ._num import INF, frac_up, up
 
 _ERF_L = 2.0 / math.sqrt(math.pi) * (1 + 2.0 ** -50)
 _LN2_UP = math.log(2) * (1 + 2.0 ** -50)
+_LIB = 1 + 2.0 ** -40   # slack for numpy's exp/exp2 inside a bound (a few ulps at most)
 
 
 def _up_mul(*xs):
@@ -134,7 +135,7 @@ class _Track:
                 _, E = np.frexp(np.where(np.isfinite(a), a, 0.0))
                 e = np.maximum(E - 1, self.emin)
                 ulp = np.ldexp(1.0, (e - (self.p - 1)).astype(np.int64))
-                return np.where(np.isfinite(a), up(2.0 * float(acc.ulps) * 2 * ulp), INF)
+                return np.where(np.isfinite(a), up(2.0 * float(acc.ulps) * ulp), INF)
         return np.full(np.shape(r), INF)
 
     def gamma(self, prim, r):
@@ -255,6 +256,8 @@ class Running(Domain):
         f = self.D.asarray(data)
         fv = self.tD.f64(f)
         arr = data if isinstance(data, np.ndarray) else np.asarray(data, dtype=object)
+        if arr.dtype.kind in "iu" and (arr.size == 0 or int(np.abs(arr).max()) < 2 ** 53):
+            arr = arr.astype(np.float64)       # exact
         if arr.dtype.kind == "f" and arr.dtype.itemsize <= 8:
             # floats are exact data: the shadow holds them exactly (float32 stays float32:
             # no float64 copy of every weight), the error is D's rounding of them
@@ -340,10 +343,10 @@ class Running(Domain):
         return self._both("sqrt", rule, x)
 
     def _impl_exp(self, x):
-        return self._both("exp", lambda v, e: _up_mul(np.exp(v[0] + e[0]), e[0]), x)
+        return self._both("exp", lambda v, e: _up_mul(np.exp(v[0] + e[0]), e[0], _LIB), x)
 
     def _impl_exp2(self, x):
-        return self._both("exp2", lambda v, e: _up_mul(np.exp2(v[0] + e[0]), e[0], _LN2_UP), x)
+        return self._both("exp2", lambda v, e: _up_mul(np.exp2(v[0] + e[0]), e[0], _LN2_UP, _LIB), x)
 
     def _impl_log(self, x):
         def rule(v, e):
