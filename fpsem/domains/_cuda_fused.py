@@ -98,7 +98,10 @@ def _attention_plan(D, q, k, v, acc, exp, extra_smem):
                 exp2=int(exp == "exp2"))
 
 
-def scaled_dot_product_attention(D, q, k, v, causal=True, scale=None, acc=None, exp="exp"):
+def scaled_dot_product_attention(D, q, k, v, causal=True, scale=None, acc=None, exp="exp",
+                                 bias=None, mask=None):
+    if bias is not None or mask is not None:
+        return NotImplemented
     Tk = k.shape[-2] if D.is_value(k) and k.ndim >= 2 else 0
     p = _attention_plan(D, q, k, v, acc, exp, Tk)
     if p is None:
