@@ -18,6 +18,17 @@ from .recurrent import gru_cell, lstm_cell, rnn, rnn_cell, selective_scan
 from .spectral import spectral_conv1d
 from .power import pow_general, power
 
+# native fused kernels, registered against the ops they replace (the domain module
+# imports nothing from here; pycuda loads only when a cuda domain runs)
+import functools as _functools  # noqa: E402
+from fpsem.domains import _cuda_fused  # noqa: E402
+from ._registry import SQRT_2_OVER_PI as _SQRT_2_OVER_PI, register_fused  # noqa: E402
+
+for _name, _impl in _cuda_fused.KERNELS.items():
+    if _name == "gelu_tanh":  # the op's exact constant, so kernel and op round the same number
+        _impl = _functools.partial(_impl, sqrt_2_over_pi=_SQRT_2_OVER_PI)
+    register_fused(_name, _cuda_fused.CudaDomain, _impl)
+
 # names that shadow builtins are exported under both spellings
 globals()["abs"] = abs_
 globals()["sum"] = sum_

@@ -1,8 +1,10 @@
 """The op registry: each op is a plain function `f(D, *args, **kw)` registered by name.
 
-A domain may provide a fused native implementation of a whole op (D.fused(name));
-the generic decomposition stays the meaning and is kept as `op.generic`, so the
-bridge and the tests can check the override against it.
+A domain kind may have a fused native implementation of a whole op, registered
+against the op by name (`register_fused`, JAX's `register_lowering` pattern); the
+generic decomposition stays the meaning and is kept as `op.generic`, so the bridge
+and the tests can check the override against it. An implementation returns
+NotImplemented for arguments it does not cover, and the generic op runs.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from fractions import Fraction
 from fpsem.errors import FpsemError, ShapeError
 
 OPS = {}
+FUSED = {}  # (op name, domain class) -> f(D, *args, **kw), or NotImplemented to decline
 _depth = threading.local()  # op nesting: only the outermost op renames an error
 
 
@@ -28,9 +31,11 @@ def op(fn=None, *, name=None, group="misc"):
             outer = not getattr(_depth, "n", 0)
             _depth.n = getattr(_depth, "n", 0) + 1
             try:
-                fused = D.fused(nm)
-                if fused is not None:
-                    return fused(*args, **kwargs)
+                native = fused_impl(D, nm)
+                if native is not None:
+                    out = native(D, *args, **kwargs)
+                    if out is not NotImplemented:
+                        return out
                 return f(D, *args, **kwargs)
             except FpsemError as e:
                 # name the op the user called, then where inside it the error arose
@@ -55,6 +60,21 @@ def op(fn=None, *, name=None, group="misc"):
         OPS[nm] = wrapper
         return wrapper
     return deco(fn) if fn is not None else deco
+
+
+def register_fused(name, domain_cls, impl):
+    """Run `impl(D, *args, **kw)` in place of op `name` for domains of `domain_cls`
+    (and its subclasses); `impl` returns NotImplemented to leave a call to the op."""
+    FUSED[(name, domain_cls)] = impl
+
+
+def fused_impl(D, name):
+    """The fused implementation registered for op `name` and D's class (or a base), or None."""
+    for cls in type(D).__mro__:
+        impl = FUSED.get((name, cls))
+        if impl is not None:
+            return impl
+    return None
 
 
 def _first_line(e):

@@ -34,16 +34,41 @@ def _expf(D, exp):
     raise UnsupportedOption(f"attention[{D.label}]: exp must be 'exp' or 'exp2', got {exp!r}")
 
 
-@op(group="attention")
-def scaled_dot_product_attention(D, q, k, v, causal=True, scale=None, acc=None, exp="exp"):
-    """softmax(q k^T / sqrt(d) + mask) v for q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv).
+def _visible_score(D, s, mask):
+    """(..., Tq, 1): per query, the score of the first key it sees (the masked filler:
+    a visible score, so the row maximum is that of the visible scores)."""
+    seen = mask.any(axis=-1)
+    if not seen.all():
+        from fpsem.errors import ShapeError
+        raise ShapeError(f"attention[{D.label}]: a query sees no key under the mask")
+    shp = D.shape(s)
+    rows = int(np.prod(shp[:-1], dtype=np.int64))
+    first = np.arange(rows) * shp[-1] + mask.argmax(axis=-1).reshape(-1)
+    return D.reshape(D.take(D.reshape(s, (rows * shp[-1],)), first, axis=0), shp[:-1] + (1,))
 
-    Roundings: the q.k dot (order `acc`), the scaling (1), -max (1), exp, the row
-    sum (order `acc`), / (1), and the p.v dot (order `acc`)."""
+
+@op(group="attention")
+def scaled_dot_product_attention(D, q, k, v, causal=True, scale=None, acc=None, exp="exp",
+                                 bias=None, mask=None):
+    """softmax(q k^T / sqrt(d) + bias + mask) v for q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv).
+
+    `bias`: a value added to the scaled scores (a relative position bias, say);
+    `mask`: a numpy bool array broadcastable to the scores, True where a query sees a
+    key (combined with the causal mask); every query must see some key.
+    Roundings: the q.k dot (order `acc`), the scaling (1), + bias (1), -max (1), exp,
+    the row sum (order `acc`), / (1), and the p.v dot (order `acc`)."""
     Tq, d = D.shape(q)[-2:]
     Tk = D.shape(k)[-2]
     s = _scale(D, D.dot(q, D.swapaxes(k, -1, -2), acc=acc), d, scale)
-    if causal:
+    if bias is not None:
+        s = D.add(s, bias)
+    if mask is not None:
+        mask = np.broadcast_to(mask, D.shape(s)) & (causal_mask(Tq, Tk) if causal else True)
+        fill = _visible_score(D, s, mask)
+        s_f = D.where(mask, s, D.broadcast_to(fill, D.shape(s)))
+        m = D.max(s_f, axis=-1, keepdims=True)
+        e = D.where(mask, _expf(D, exp)(D.sub(s_f, m)), D.zeros(D.shape(s)))
+    elif causal:
         mask = causal_mask(Tq, Tk)
         # key 0 is visible to every query: use its score as the masked filler
         s_f = D.where(mask, s, D.broadcast_to(D.getitem(s, (Ellipsis, slice(0, 1))), D.shape(s)))

@@ -51,7 +51,7 @@ import numpy as np
 
 from ..domain import Accuracy, Domain, to_fraction_scalar
 from ..errors import FpsemError, NotRepresentable, UnsupportedOp, UnsupportedOption
-from .interval import Tri
+from ._tri import Tri
 
 try:  # python-flint is a declared dependency; the import is guarded so that
     import flint  # `fpsem domains` can say why the domain is unavailable.

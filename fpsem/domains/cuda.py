@@ -36,29 +36,32 @@ fused     True: softmax, layer_norm, gelu_tanh, scaled_dot_product_attention and
 
 Values are `CudaArray`s: C-contiguous float32 device buffers (with an element offset,
 so reshapes and contiguous slices are views) exposing __cuda_array_interface__.
-Structural primitives run on the device (a strided gather kernel); comparisons give
-device masks (`CudaMask`) that `where` consumes.
+Structural primitives are the base class's (its checks and numpy semantics): their
+numpy function is applied to host geometry only and the result is made on the device
+(a shared view, a strided copy or a gather kernel); comparisons give device masks
+(`CudaMask`) that `where` consumes. Host data is rounded into binary32 by the
+emulator (`fpsem.emu.binary32`, the domain's rounding, ftz with tininess after
+rounding). Module layout: `_cuda_runtime` (context, pool, compiled kernels),
+`_cuda_array` (device values), this module (the domain), `_cuda_fused` (fused kernels,
+registered against their ops by `fpsem.ops`).
 """
 from __future__ import annotations
 
-import atexit
-import json
 import math
-import os
-import shutil
 from fractions import Fraction
 
 import numpy as np
 
-from .. import formats
+from .. import emu, formats
 from ..domain import CR, Accuracy, Domain, to_fraction_scalar
 from ..errors import FpsemError, NotRepresentable, ShapeError, UnsupportedOp, UnsupportedOption
-from ..order import parse_order
 from . import _orders
+from ._cuda_array import CudaArray, CudaMask, _cstrides, _source_index, _view_geometry
+from ._cuda_runtime import MODES, _kernel_dir, available, load_manifest, runtime, started
 
-MODES = {"rne": 0, "rtz": 1, "rup": 2, "rdn": 3}
+__all__ = ["CudaDomain", "CudaArray", "CudaMask", "runtime", "load_manifest", "_kernel_dir"]
+
 INTRINSIC_SUFFIX = {"rne": "_rn", "rtz": "_rz", "rup": "_ru", "rdn": "_rd"}
-KERNEL_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "cuda_kernels"))
 MAXD = 8
 EW_THREADS = 256
 
@@ -78,239 +81,6 @@ FAST_NOTE = {
 }
 
 
-def _kernel_dir():
-    try:  # installed package data first
-        import fpsem.cuda_kernels as ck
-        d = os.path.dirname(ck.__file__)
-        if os.path.exists(os.path.join(d, "common.cu")):
-            return d
-    except Exception:  # pragma: no cover
-        pass
-    return KERNEL_DIR
-
-
-def load_manifest(name):
-    """The manifest (dict) beside cuda_kernels/NAME.cu."""
-    with open(os.path.join(_kernel_dir(), name + ".json")) as f:
-        return json.load(f)
-
-
-# --- availability -----------------------------------------------------------------
-_AVAIL = None
-
-
-def _check_available():
-    try:
-        import pycuda.driver as drv  # noqa: F401
-    except Exception as e:  # ImportError, or a broken CUDA install
-        return False, f"pycuda is not installed or does not load ({type(e).__name__}); pip install 'fpsem[cuda]'"
-    try:
-        drv.init()
-        n = drv.Device.count()
-    except Exception as e:
-        return False, f"no usable NVIDIA driver ({str(e).splitlines()[0][:80]})"
-    if n < 1:
-        return False, "no NVIDIA GPU found"
-    if shutil.which("nvcc") is None:
-        return False, "nvcc (the CUDA compiler) is not on PATH; the kernels are compiled at run time"
-    return True, ""
-
-
-# --- runtime: context, memory pool, compiled modules ------------------------------------
-class _Runtime:
-    def __init__(self):
-        import pycuda.driver as drv
-        from pycuda.tools import DeviceMemoryPool
-        drv.init()
-        self.drv = drv
-        self.dev = drv.Device(int(os.environ.get("FPSEM_CUDA_DEVICE", "0")))
-        self.ctx = self.dev.retain_primary_context()
-        self.ctx.push()
-        cc = self.dev.compute_capability()
-        self.arch = f"sm_{cc[0]}{cc[1]}"
-        self.name = self.dev.name()
-        self.pool = DeviceMemoryPool()
-        self.modules = {}
-        self.funcs = {}
-        self.consts = {}
-        atexit.register(self.close)
-
-    def close(self):
-        try:
-            self.consts.clear()
-            self.pool.free_held()
-            self.ctx.pop()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
-
-    def flags(self, ftz, daz, mode, fast, defines=()):
-        return (["-fmad=false", f"-ftz={'true' if ftz else 'false'}", "-prec-div=true",
-                 "-prec-sqrt=true", "-std=c++17", f"-DFPSEM_MODE={mode}",
-                 f"-DFPSEM_DAZ={int(daz)}", f"-DFPSEM_FAST={int(fast)}"]
-                + [f"-D{d}" for d in defines])
-
-    def module(self, name, ftz, daz, mode, fast, defines=()):
-        key = (name, ftz, daz, mode, fast, tuple(defines))
-        mod = self.modules.get(key)
-        if mod is None:
-            from pycuda.compiler import SourceModule
-            d = _kernel_dir()
-            with open(os.path.join(d, "common.cu")) as f:
-                common = f.read()
-            with open(os.path.join(d, name + ".cu")) as f:
-                src = f.read()
-            mod = SourceModule(common + "\n" + src, options=self.flags(ftz, daz, mode, fast, defines),
-                               no_extern_c=True, arch=self.arch)
-            self.modules[key] = mod
-        return mod
-
-    def func(self, name, kernel, ftz, daz, mode, fast, defines=()):
-        key = (name, kernel, ftz, daz, mode, fast, tuple(defines))
-        fn = self.funcs.get(key)
-        if fn is None:
-            fn = self.module(name, ftz, daz, mode, fast, defines).get_function(kernel)
-            self.funcs[key] = fn
-        return fn
-
-    def alloc(self, nbytes):
-        return self.pool.allocate(max(int(nbytes), 16))
-
-
-_RT = None
-
-
-def runtime():
-    global _RT
-    if _RT is None:
-        _RT = _Runtime()
-    return _RT
-
-
-# --- values ---------------------------------------------------------------------------
-class CudaArray:
-    """A C-contiguous float32 array in device memory (buffer + element offset + shape)."""
-    __slots__ = ("buf", "off", "shape", "__weakref__")
-    dtype = np.dtype(np.float32)
-
-    def __init__(self, buf, shape, off=0):
-        self.buf = buf
-        self.shape = tuple(int(s) for s in shape)
-        self.off = int(off)
-
-    @property
-    def ptr(self):
-        return int(self.buf) + 4 * self.off
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def get(self):
-        """Copy to a host numpy float32 array."""
-        out = np.empty(self.shape, dtype=np.float32)
-        if out.size:
-            runtime().drv.memcpy_dtoh(out, self.ptr)
-        return out
-
-    @property
-    def __cuda_array_interface__(self):
-        return {"shape": self.shape, "typestr": "<f4", "data": (self.ptr, True), "version": 3,
-                "strides": None}
-
-    def __repr__(self):
-        return f"CudaArray(shape={self.shape})"
-
-
-class CudaMask:
-    """A device bool mask (uint8), the result of a comparison; `where` consumes it."""
-    __slots__ = ("buf", "shape")
-
-    def __init__(self, buf, shape):
-        self.buf = buf
-        self.shape = tuple(shape)
-
-    @property
-    def ptr(self):
-        return int(self.buf)
-
-    def get(self):
-        out = np.empty(self.shape, dtype=np.uint8)
-        if out.size:
-            runtime().drv.memcpy_dtoh(out, self.ptr)
-        return out.astype(bool)
-
-    def __array__(self, dtype=None, copy=None):
-        a = self.get()
-        return a if dtype is None else a.astype(dtype)
-
-
-def _cstrides(shape):
-    st = [1] * len(shape)
-    for i in range(len(shape) - 2, -1, -1):
-        st[i] = st[i + 1] * max(int(shape[i + 1]), 1)
-    return st
-
-
-_FAKE_BASE = np.zeros(1, dtype=np.float32)
-
-
-def _view_geometry(shape, fn):
-    """Apply a numpy view function to a fake array of `shape` (never reading memory) and
-    return (shape, element offset, element strides) of the view."""
-    fake = np.lib.stride_tricks.as_strided(_FAKE_BASE, shape=shape,
-                                           strides=[4 * s for s in _cstrides(shape)])
-    v = fn(fake)
-    if not isinstance(v, np.ndarray):  # pragma: no cover - guarded by callers
-        raise TypeError("view function returned a scalar")
-    off = (v.__array_interface__["data"][0] - _FAKE_BASE.__array_interface__["data"][0]) // 4
-    return tuple(v.shape), int(off), [s // 4 for s in v.strides]
-
-
-def _is_advanced(idx):
-    items = idx if isinstance(idx, tuple) else (idx,)
-    for it in items:
-        if isinstance(it, (list, np.ndarray)) or isinstance(it, (bool, np.bool_)):
-            return True
-    return False
-
-
-# --- host-side rounding into binary32 ----------------------------------------------------
-_F32_MIN = np.float32(np.finfo(np.float32).tiny)
-
-
-def _directed_f32(x64, mode, ftz):
-    """float64 array -> float32 rounded in `mode` (exact: one rounding of the float64 value)."""
-    x64 = np.asarray(x64, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        r = x64.astype(np.float32)
-        if mode != "rne":
-            back = r.astype(np.float64)
-            fin = np.isfinite(x64)
-            if mode == "rup":
-                fix, to = fin & (back < x64), np.float32(np.inf)
-            elif mode == "rdn":
-                fix, to = fin & (back > x64), np.float32(-np.inf)
-            else:
-                fix, to = fin & (np.abs(back) > np.abs(x64)), np.float32(0)
-            if np.any(fix):
-                r = np.where(fix, np.nextafter(r, to), r).astype(np.float32)
-    if ftz:
-        r = _flush(r)
-    return np.asarray(r, dtype=np.float32)
-
-
-def _flush(r):
-    r = np.asarray(r, dtype=np.float32)
-    sub = (r != 0) & (np.abs(r) < _F32_MIN)
-    if np.any(sub):
-        r = np.where(sub, np.copysign(np.float32(0), r), r).astype(np.float32)
-    return r
-
-
 class CudaDomain(Domain):
     """Native float32 CUDA kernels, each with a manifest; see the module docstring."""
 
@@ -323,10 +93,7 @@ class CudaDomain(Domain):
 
     @classmethod
     def available(cls):
-        global _AVAIL
-        if _AVAIL is None:
-            _AVAIL = _check_available()
-        return _AVAIL
+        return available()
 
     def _validate_options(self, opts):
         opts = super()._validate_options(opts)
@@ -438,25 +205,29 @@ class CudaDomain(Domain):
         """float32 numpy copy of a value (bit-exact)."""
         return x.get()
 
+    @property
+    def _emu_kw(self):
+        """How host data is rounded into binary32: the domain's mode; ftz flushes results
+        tiny after rounding, as the GPU does (see the module docstring)."""
+        return dict(rounding=self.rounding, ftz=self.ftz, tininess="after")
+
     def _round_host(self, data):
-        """Host float32 array: data rounded once into binary32 in the domain's mode."""
+        """Host float32 array: data rounded once into binary32 by the emulator."""
+        E, kw = emu.binary32, self._emu_kw
         arr = data if isinstance(data, np.ndarray) else np.array(data, dtype=object)
-        if arr.dtype == np.float32:
-            return _flush(arr) if self.ftz else np.array(arr)
         if arr.dtype.kind == "b":
             raise FpsemError(f"asarray[{self.label}]: boolean data is not numeric")
-        if arr.dtype.kind == "f" or (arr.dtype.kind in "iu" and (arr.size == 0 or np.abs(arr).max() < 2 ** 53)):
-            return _directed_f32(arr.astype(np.float64), self.rounding, self.ftz)
-        out = np.empty(arr.shape, dtype=np.float32)
-        of = out.ravel()
-        for i, v in enumerate(arr.ravel()):
+        if arr.dtype.kind == "f":
+            return E.from_float64(arr.astype(np.float64), **kw)[0].view(np.float32)
+        if arr.dtype.kind in "iu" and arr.dtype != np.uint64:
+            return E.from_int(arr.astype(np.int64), **kw)[0].view(np.float32)
+        out = np.empty(arr.shape, dtype=np.uint32)
+        for idx, v in np.ndenumerate(arr):
             if isinstance(v, (float, np.floating)) and not math.isfinite(v):
-                of[i] = v
-                continue
-            q = to_fraction_scalar(v, f"asarray[{self.label}]")
-            of[i] = np.array(formats.round_fraction(q, self.format, self.rounding).bits,
-                             dtype=np.uint32).view(np.float32)
-        return _flush(out) if self.ftz else out
+                out[idx] = E.from_float64(np.float64(v), **kw)[0]
+            else:
+                out[idx] = E.from_fraction(to_fraction_scalar(v, f"asarray[{self.label}]"), **kw)[0]
+        return out.view(np.float32)
 
     def _impl_asarray(self, data):
         return self.upload(self._round_host(data))
@@ -467,9 +238,7 @@ class CudaDomain(Domain):
             raise self._err(UnsupportedOption, "const",
                             f"float literal {value!r}: pass an exact string or Fraction")
         q = to_fraction_scalar(value, "const")
-        r = np.array(formats.round_fraction(q, self.format, self.rounding).bits,
-                     dtype=np.uint32).view(np.float32)
-        return np.float32(_flush(r)[()] if self.ftz else r[()])
+        return emu.binary32.from_fraction(q, **self._emu_kw)[0].view(np.float32)[()]
 
     def const(self, value):
         if isinstance(value, float):
@@ -513,114 +282,38 @@ class CudaDomain(Domain):
                                             block=(EW_THREADS, 1, 1), grid=self._grid(n))
         return out
 
-    def _view(self, x, fn):
-        shape, off, strides = _view_geometry(x.shape, fn)
-        return self._materialize(x, shape, off, strides)
-
-    def reshape(self, x, shape):
-        shape = tuple(int(s) for s in shape) if not isinstance(shape, int) else (shape,)
-        try:
-            new = np.empty(x.shape, dtype=np.bool_).reshape(shape).shape
-        except ValueError:
-            raise self._err(ShapeError, "reshape", f"cannot reshape {x.shape} into {shape}") from None
-        return CudaArray(x.buf, new, x.off)
-
-    def transpose(self, x, axes=None):
-        nd = x.ndim
-        if axes is not None:
-            axes = tuple(int(a) % nd if nd else int(a) for a in axes)
-            if sorted(axes) != list(range(nd)):
-                raise self._err(ShapeError, "transpose", f"axes {axes} are not a permutation of {nd} axes")
-        return self._view(x, lambda p: np.transpose(p, axes))
-
-    def broadcast_to(self, x, shape):
-        shape = tuple(int(s) for s in shape)
-        try:
-            if np.broadcast_shapes(x.shape, shape) != shape:
-                raise ValueError
-        except ValueError:
-            raise self._err(ShapeError, "broadcast_to", f"cannot broadcast {x.shape} to {shape}") from None
-        return self._view(x, lambda p: np.broadcast_to(p, shape))
-
-    def expand_dims(self, x, axis):
-        return CudaArray(x.buf, np.expand_dims(np.empty(x.shape, np.bool_), axis).shape, x.off)
-
-    def squeeze(self, x, axis):
-        if x.shape[axis] != 1:
-            raise self._err(ShapeError, "squeeze", f"axis {axis} of {x.shape} has length != 1")
-        return CudaArray(x.buf, np.squeeze(np.empty(x.shape, np.bool_), axis).shape, x.off)
-
-    def flip(self, x, axis):
-        return self._view(x, lambda p: np.flip(p, axis))
-
-    def getitem(self, x, idx):
-        try:
-            if _is_advanced(idx):
-                src = np.arange(x.size, dtype=np.int64).reshape(x.shape)[idx]
-                return self._gather(x, src)
-            items = idx if isinstance(idx, tuple) else (idx,)
-            if not any(it is Ellipsis for it in items):
-                items = items + (Ellipsis,)
-            return self._view(x, lambda p: p[items])
-        except IndexError as e:
-            raise self._err(ShapeError, "getitem", f"index {idx!r} on shape {x.shape}: {e}") from None
+    def _struct(self, fn, x):
+        """The base class's structural primitives (reshape, transpose, broadcast_to,
+        expand_dims, squeeze, flip, getitem, take) end here: `fn` runs on host geometry
+        only; a view shares x's buffer or is copied by a strided kernel, anything else
+        (advanced indexing, take) is a gather of the source indices it selects."""
+        geo = _view_geometry(x.shape, fn)
+        if geo is not None:
+            return self._materialize(x, *geo)
+        return self._gather(x, _source_index(x.shape, fn))
 
     def _gather(self, x, src):
-        src = np.ascontiguousarray(src, dtype=np.int64)
-        out = self._empty(src.shape)
+        src = np.asarray(src, dtype=np.int64)
+        out = self._empty(src.shape)  # 0-d stays 0-d (ascontiguousarray would make it 1-d)
         if src.size:
-            idx = self._rt.alloc(src.nbytes)
-            self._rt.drv.memcpy_htod(int(idx), src)
+            flat = np.ascontiguousarray(src.reshape(-1))
+            idx = self._rt.alloc(flat.nbytes)
+            self._rt.drv.memcpy_htod(int(idx), flat)
             self._fn("elementwise", "ew_gather")(np.uintp(out.ptr), np.uintp(x.ptr), np.uintp(int(idx)),
                                                   np.int64(src.size), block=(EW_THREADS, 1, 1),
                                                   grid=self._grid(src.size))
-        return out
-
-    def take(self, x, indices, axis=0):
-        indices = np.asarray(indices)
-        if indices.dtype.kind not in "iu":
-            raise self._err(ShapeError, "take", f"indices must be integers, got {indices.dtype}")
-        nd = x.ndim
-        if not -nd <= axis < nd:
-            raise self._err(ShapeError, "take", f"axis {axis} out of range for shape {x.shape}")
-        axis %= nd
-        n = x.shape[axis]
-        if indices.size and (indices.min() < -n or indices.max() >= n):
-            raise self._err(ShapeError, "take", f"index out of range for axis {axis} of length {n}")
-        shape = x.shape[:axis] + indices.shape + x.shape[axis + 1:]
-        out = self._empty(shape)
-        if out.size:
-            ind = np.ascontiguousarray(indices.ravel(), dtype=np.int64)
-            dev = self._rt.alloc(ind.nbytes)
-            self._rt.drv.memcpy_htod(int(dev), ind)
-            outer = int(np.prod(x.shape[:axis], dtype=np.int64))
-            inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
-            self._fn("elementwise", "ew_take")(np.uintp(out.ptr), np.uintp(x.ptr), np.uintp(int(dev)),
-                                                np.int64(outer), np.int64(ind.size), np.int64(n),
-                                                np.int64(inner), block=(EW_THREADS, 1, 1),
-                                                grid=self._grid(out.size))
         return out
 
     def concat(self, xs, axis=0):
         xs = [self.asarray(x) for x in xs]
         if not xs:
             raise self._err(ShapeError, "concat", "nothing to concatenate")
-        nd = xs[0].ndim
-        try:
-            if nd == 0:
-                raise ValueError("zero-dimensional arrays cannot be concatenated")
-            if not -nd <= axis < nd:
-                raise ValueError(f"axis {axis} is out of bounds for array of dimension {nd}")
-            ax = axis % nd
-            for x in xs:
-                if x.ndim != nd or any(x.shape[i] != xs[0].shape[i] for i in range(nd) if i != ax):
-                    raise ValueError("all the input array dimensions except for the concatenation "
-                                     "axis must match exactly")
+        try:  # numpy's checks and messages, on zero-stride stand-ins (no data)
+            shape = np.concatenate([np.broadcast_to(np.bool_(0), x.shape) for x in xs], axis=axis).shape
         except ValueError as e:
             raise self._err(ShapeError, "concat", f"shapes {[x.shape for x in xs]}: {e}") from None
-        shape = list(xs[0].shape)
-        shape[ax] = sum(x.shape[ax] for x in xs)
-        out = self._empty(tuple(shape))
+        ax = axis % len(shape)
+        out = self._empty(shape)
         ost = _cstrides(shape)
         pos = 0
         fn = self._fn("elementwise", "ew_place")
@@ -640,19 +333,19 @@ class CudaDomain(Domain):
 
     # -- selection -------------------------------------------------------------------------
     def where(self, cond, a, b):
-        shape = self._bshape("where", a, b)
+        """A numpy bool mask is uploaded as a device mask; the base class checks shapes."""
         if isinstance(cond, np.ndarray) and cond.dtype == np.bool_:
-            try:
-                shape = np.broadcast_shapes(shape, cond.shape)
-            except ValueError:
-                raise self._err(ShapeError, "where", f"mask {cond.shape} vs values {shape}") from None
             m = np.ascontiguousarray(cond, dtype=np.uint8)
             buf = self._rt.alloc(m.nbytes)
             if m.size:
                 self._rt.drv.memcpy_htod(int(buf), m)
             cond = CudaMask(buf, m.shape)
+        return super().where(cond, a, b)
+
+    def _impl_where(self, cond, a, b):
         if not isinstance(cond, CudaMask):
             raise self._err(UnsupportedOp, "where", f"condition of type {type(cond).__name__}")
+        shape = np.broadcast_shapes(a.shape, b.shape)
         try:
             shape = np.broadcast_shapes(shape, cond.shape)
         except ValueError:
@@ -876,139 +569,14 @@ class CudaDomain(Domain):
                            if self.ftz else "-ftz=false: IEEE gradual underflow")
         m["math"] = self._opts["math"]
         m["default_order"] = str(self.acc)
-        m["flags"] = self._rt.flags(self.ftz, self.daz, self._mode, self._fast) if _RT is not None else \
+        m["flags"] = self._rt.flags(self.ftz, self.daz, self._mode, self._fast) if started() is not None else \
             ["-fmad=false", f"-ftz={'true' if self.ftz else 'false'}", "-prec-div=true", "-prec-sqrt=true",
              f"-DFPSEM_MODE={self._mode}"]
         return m
 
-    # -- fused ops -----------------------------------------------------------------------------
-    FUSED = ("softmax", "layer_norm", "gelu_tanh", "scaled_dot_product_attention", "flash_attention")
-
-    def fused(self, opname):
-        if not self._opts["fused"] or opname not in self.FUSED:
-            return None
-        return getattr(self, "_fused_" + opname)
-
-    @staticmethod
-    def _generic(name):
-        from fpsem.ops import OPS
-        return OPS[name].generic
-
-    def _sum_kind(self, order, maxw):
-        """(kind, w) of a block-level sum in the fused kernels, or None."""
-        if order.kind in ("sequential", "fma_chain", "native"):
-            return 0, 0
-        if order.kind == "tree" and order.k <= maxw:
-            return 1, order.k
-        return None
-
-    def _fused_softmax(self, x, axis=-1, acc=None):
-        order = self._order("softmax", acc)
-        sk = self._sum_kind(order, 256)
-        nd = self.ndim(x) if self.is_value(x) else -1
-        if sk is None or nd < 1 or axis not in (-1, nd - 1) or x.shape[-1] == 0:
-            return self._generic("softmax")(self, x, axis=axis, acc=acc)
-        n = x.shape[-1]
-        R = x.size // n
-        out = self._empty(x.shape)
-        if R:
-            self._fn("fused", "softmax_rows")(np.uintp(out.ptr), np.uintp(x.ptr), np.int64(R), np.int64(n),
-                                              np.int64(sk[0]), np.int64(sk[1]), block=(256, 1, 1),
-                                              grid=(int(min(R, 65535)), 1))
-        return out
-
-    def _fused_layer_norm(self, x, gamma=None, beta=None, eps="1e-5", acc=None):
-        order = self._order("layer_norm", acc)
-        sk = self._sum_kind(order, 256)
-        ok = sk is not None and self.is_value(x) and x.ndim >= 1 and x.shape[-1] > 0 and not isinstance(eps, float)
-        n = x.shape[-1] if ok else 0
-        for g in (gamma, beta):
-            if g is not None and not (self.is_value(g) and g.shape == (n,)):
-                ok = False
-        if not ok:
-            return self._generic("layer_norm")(self, x, gamma, beta, eps=eps, acc=acc)
-        R = x.size // n
-        out = self._empty(x.shape)
-        if R:
-            self._fn("fused", "layer_norm_rows")(
-                np.uintp(out.ptr), np.uintp(x.ptr), np.uintp((gamma or x).ptr), np.uintp((beta or x).ptr),
-                np.int64(R), np.int64(n), np.int64(sk[0]), np.int64(sk[1]),
-                np.int64(gamma is not None), np.int64(beta is not None),
-                self.host_const(n), self.host_const(eps), block=(256, 1, 1), grid=(int(min(R, 65535)), 1))
-        return out
-
-    def _fused_gelu_tanh(self, x):
-        if not self.is_value(x):
-            return self._generic("gelu_tanh")(self, x)
-        from fpsem.ops._registry import SQRT_2_OVER_PI
-        out = self._empty(x.shape)
-        if out.size:
-            self._fn("fused", "gelu_tanh_ew")(
-                np.uintp(out.ptr), np.uintp(x.ptr), np.int64(x.size), self.host_const(SQRT_2_OVER_PI),
-                self.host_const("0.044715"), self.host_const("0.5"), self.host_const(1),
-                block=(EW_THREADS, 1, 1), grid=self._grid(x.size))
-        return out
-
-    def _attention_plan(self, q, k, v, acc, exp, extra_smem):
-        """Launch parameters shared by the fused attention kernels, or None (use the generic op)."""
-        if exp not in ("exp", "exp2") or not all(self.is_value(t) for t in (q, k, v)):
-            return None
-        if min(q.ndim, k.ndim, v.ndim) < 2 or not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
-            return None
-        Tq, d = q.shape[-2:]
-        Tk, dk = k.shape[-2:]
-        Tv, dv = v.shape[-2:]
-        if dk != d or Tv != Tk or 0 in (Tq, Tk, d, dv):
-            return None
-        order = self._order("attention", acc)
-        if order.kind not in ("sequential", "fma_chain", "native"):
-            return None
-        H = int(np.prod(q.shape[:-2], dtype=np.int64))
-        if H < 1 or H > 65535 or (extra_smem + d + 129) * 4 > 48 * 1024:
-            return None
-        return dict(H=H, Tq=Tq, Tk=Tk, d=d, dv=dv, dotfma=int(order.kind != "sequential"),
-                    exp2=int(exp == "exp2"))
-
-    def _fused_scaled_dot_product_attention(self, q, k, v, causal=True, scale=None, acc=None, exp="exp"):
-        Tk = k.shape[-2] if self.is_value(k) and k.ndim >= 2 else 0
-        p = self._attention_plan(q, k, v, acc, exp, Tk)
-        if p is None:
-            return self._generic("scaled_dot_product_attention")(self, q, k, v, causal=causal, scale=scale,
-                                                                 acc=acc, exp=exp)
-        sc = np.float32(0) if scale is None else self.host_const(scale)
-        out = self._empty(q.shape[:-1] + (p["dv"],))
-        smem = 4 * (p["d"] + p["Tk"] + 129)
-        self._fn("fused", "sdpa_rows")(
-            np.uintp(out.ptr), np.uintp(q.ptr), np.uintp(k.ptr), np.uintp(v.ptr), np.int64(p["Tq"]),
-            np.int64(p["Tk"]), np.int64(p["d"]), np.int64(p["dv"]), np.int64(bool(causal)), np.int64(0),
-            np.int64(0), np.int64(p["dotfma"]), np.int64(scale is not None), np.int64(p["exp2"]), sc,
-            block=(128, 1, 1), grid=(int(p["Tq"]), int(p["H"])), shared=smem)
-        return out
-
-    def _fused_flash_attention(self, q, k, v, causal=True, block=64, scale=None, acc=None, exp="exp"):
-        dv = v.shape[-1] if self.is_value(v) and v.ndim >= 2 else 0
-        p = None if int(block) < 1 else self._attention_plan(q, k, v, acc, exp, int(block) + dv)
-        if p is None:
-            return self._generic("flash_attention")(self, q, k, v, causal=causal, block=block, scale=scale,
-                                                    acc=acc, exp=exp)
-        sc = np.float32(0) if scale is None else self.host_const(scale)
-        out = self._empty(q.shape[:-1] + (p["dv"],))
-        smem = 4 * (p["d"] + int(block) + p["dv"] + 129)
-        self._fn("fused", "flash_rows")(
-            np.uintp(out.ptr), np.uintp(q.ptr), np.uintp(k.ptr), np.uintp(v.ptr), np.int64(p["Tq"]),
-            np.int64(p["Tk"]), np.int64(p["d"]), np.int64(p["dv"]), np.int64(bool(causal)), np.int64(0),
-            np.int64(0), np.int64(p["dotfma"]), np.int64(scale is not None), np.int64(p["exp2"]),
-            np.int64(block), sc, block=(128, 1, 1), grid=(int(p["Tq"]), int(p["H"])), shared=smem)
-        return out
-
-    def _order(self, op, acc):
-        order = self.acc if acc is None else parse_order(acc)
-        self._check_order(op, order)
-        return order
-
     def describe(self):
         d = super().describe()
-        if _RT is not None:
+        if started() is not None:
             d["device"] = self._rt.name
             d["arch"] = self._rt.arch
         d["flags"] = self.manifest("add").get("flags")

@@ -8,11 +8,14 @@
 one reference implementation (fpsem.emu._core: integer arithmetic that every
 operation ends in one rounding routine, `round_pack`), compiled with numba.
 Rounding modes: rne, rtz, rup, rdn, rna. Platform choices (NaN presets,
-tininess, FTZ/DAZ): fpsem.emu.specialize. Flags: fpsem.emu._api.Flags.
+tininess, FTZ/DAZ): fpsem.emu.specialize. Flags: fpsem.emu.flags.Flags.
+Ordered reductions (sequential sum and dot, fma chain, row max): fpsem.emu.reduce.
+Operation codes (OP_ADD, ...) and config accessors (cfg_mode, ...): fpsem.emu._core.
 Correctly rounded elementary functions: fpsem.emu.elementary.
 """
 from .. import formats as _F
-from ._api import FLAG_NAMES, Flags, FloatEmu
+from ._api import FloatEmu
+from .flags import FLAG_NAMES, Flags
 
 binary32 = FloatEmu(_F.binary32)
 binary16 = FloatEmu(_F.binary16)

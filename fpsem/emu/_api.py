@@ -22,55 +22,9 @@ from .. import formats as F
 from .. import fpenv
 from . import _core as C
 from . import _kernels as K
+from . import elementary
+from .flags import FLAG_BITS, FLAG_NAMES, Flags, flags_dict  # noqa: F401  (re-exported)
 from .specialize import nan_code, rounding_code, tininess_code
-
-FLAG_NAMES = ("invalid", "divide_by_zero", "overflow", "underflow", "inexact")
-FLAG_BITS = {"invalid": C.INVALID, "divide_by_zero": C.DIVZERO, "overflow": C.OVERFLOW,
-             "underflow": C.UNDERFLOW, "inexact": C.INEXACT}
-
-
-class Flags:
-    """IEEE 754 exception flags of one call, per element.
-
-    `bits` is a uint8 array (bit 1 invalid, 2 divide-by-zero, 4 overflow,
-    8 underflow, 16 inexact) shaped like the result."""
-
-    __slots__ = ("bits",)
-
-    def __init__(self, bits):
-        self.bits = bits
-
-    def _get(self, name):
-        return (self.bits & FLAG_BITS[name]) != 0
-
-    invalid = property(lambda self: self._get("invalid"))
-    divide_by_zero = property(lambda self: self._get("divide_by_zero"))
-    overflow = property(lambda self: self._get("overflow"))
-    underflow = property(lambda self: self._get("underflow"))
-    inexact = property(lambda self: self._get("inexact"))
-
-    def summary(self):
-        """The OR of all elements as one int bitmask."""
-        return int(np.bitwise_or.reduce(self.bits, axis=None)) if self.bits.size else 0
-
-    def any(self):
-        s = self.summary()
-        return {n: bool(s & FLAG_BITS[n]) for n in FLAG_NAMES}
-
-    def __bool__(self):
-        return self.summary() != 0
-
-    def __or__(self, other):
-        return Flags(self.bits | other.bits)
-
-    def __repr__(self):
-        raised = [n for n, v in self.any().items() if v]
-        return f"Flags({', '.join(raised) or 'none'})"
-
-
-def flags_dict(mask):
-    return {n: bool(mask & FLAG_BITS[n]) for n in FLAG_NAMES}
-
 
 class FloatEmu:
     """Bit-exact emulator of one binary format. See module docstring."""
@@ -312,7 +266,6 @@ class FloatEmu:
 
     # -- elementary functions -------------------------------------------------
     def __getattr__(self, name):
-        from . import elementary
         if name in elementary.FUNCTIONS:
             def fn(a, rounding="rne", ftz=False, daz=False, tininess="after", nan="x86"):
                 return elementary.evaluate(self, name, a, rounding, ftz, daz, tininess, nan)

@@ -35,10 +35,63 @@ ZERO, FIN, INF, QNAN, SNAN = 0, 1, 2, 3, 4
 NB = 2 ** 63 - 1
 
 
+# operation codes shared by the kernels (fpsem.emu._kernels) and the ordered reductions
+OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT, OP_FMA = 0, 1, 2, 3, 4, 5
+OP_CODES = {"add": OP_ADD, "sub": OP_SUB, "mul": OP_MUL, "div": OP_DIV, "sqrt": OP_SQRT,
+            "fma": OP_FMA}
+
+
 def make_cfg(fmt, mode=0, ftz=False, daz=False, tininess=0, nan=0):
+    """One int64 word holding a format and every platform choice (read back with the
+    cfg_* accessors): bits 0-4 precision p, 5-9 exponent bits, 10-12 rounding mode,
+    13 ftz, 14 daz, 15 tininess before rounding, 16-17 NaN preset, 18 no IEEE specials."""
     return (fmt.p | (fmt.ebits << 5) | (mode << 10) | (int(bool(ftz)) << 13)
             | (int(bool(daz)) << 14) | (tininess << 15) | (nan << 16)
             | (int(not fmt.ieee_specials) << 18))
+
+
+@njit(cache=True, forceinline=True)
+def cfg_p(cfg):
+    """Precision p (significand bits, hidden bit included)."""
+    return cfg & 31
+
+
+@njit(cache=True, forceinline=True)
+def cfg_ebits(cfg):
+    return (cfg >> 5) & 31
+
+
+@njit(cache=True, forceinline=True)
+def cfg_mode(cfg):
+    """Rounding mode code (RNE, RTZ, RUP, RDN, RNA)."""
+    return (cfg >> 10) & 7
+
+
+@njit(cache=True, forceinline=True)
+def cfg_ftz(cfg):
+    return (cfg >> 13) & 1
+
+
+@njit(cache=True, forceinline=True)
+def cfg_daz(cfg):
+    return (cfg >> 14) & 1
+
+
+@njit(cache=True, forceinline=True)
+def cfg_tininess_before(cfg):
+    return (cfg >> 15) & 1
+
+
+@njit(cache=True, forceinline=True)
+def cfg_nan(cfg):
+    """NaN preset code (fpsem.emu.specialize)."""
+    return (cfg >> 16) & 3
+
+
+@njit(cache=True, forceinline=True)
+def cfg_nospec(cfg):
+    """1 for formats without IEEE infinities (e4m3: one NaN per sign)."""
+    return (cfg >> 18) & 1
 
 
 @intrinsic
@@ -83,10 +136,10 @@ def jam(x, n):
 
 @njit(cache=True, error_model='numpy', forceinline=True)
 def fmt_params(cfg):
-    P = cfg & 31
-    EB = (cfg >> 5) & 31
+    P = cfg_p(cfg)
+    EB = cfg_ebits(cfg)
     bias = (1 << (EB - 1)) - 1
-    nospec = (cfg >> 18) & 1
+    nospec = cfg_nospec(cfg)
     emax = bias + nospec
     emin = 1 - bias
     return P, EB, bias, emin, emax, nospec
@@ -104,11 +157,11 @@ def inf_bits(cfg):
 
 @njit(cache=True, error_model='numpy', forceinline=True)
 def default_nan(cfg):
-    P = cfg & 31
-    EB = (cfg >> 5) & 31
-    nanp = (cfg >> 16) & 3
+    P = cfg_p(cfg)
+    EB = cfg_ebits(cfg)
+    nanp = cfg_nan(cfg)
     nbits = P + EB
-    if (cfg >> 18) & 1:  # e4m3: one NaN per sign
+    if cfg_nospec(cfg):  # e4m3: one NaN per sign
         return (1 << (nbits - 1)) - 1
     e = ((1 << EB) - 1) << (P - 1)
     if nanp == 1:  # cuda canonical
@@ -139,7 +192,7 @@ def unpack(b, cfg):
                 return QNAN, s, 0, T
             return SNAN, s, 0, T
     if E == 0:
-        if T == 0 or (cfg >> 14) & 1:
+        if T == 0 or cfg_daz(cfg):
             return ZERO, s, 0, 0
         k = (P - 1) - msb(T)
         return FIN, s, emin - k, T << k
@@ -148,9 +201,9 @@ def unpack(b, cfg):
 
 @njit(cache=True, error_model='numpy', forceinline=True)
 def quiet(b, cfg):
-    P = cfg & 31
-    nanp = (cfg >> 16) & 3
-    if (cfg >> 18) & 1:
+    P = cfg_p(cfg)
+    nanp = cfg_nan(cfg)
+    if cfg_nospec(cfg):
         return b
     if nanp == 1:
         return default_nan(cfg)
@@ -163,7 +216,7 @@ def propagate2(a, ca, b, cb, cfg):
     fl = 0
     if ca == SNAN or cb == SNAN:
         fl = INVALID
-    nanp = (cfg >> 16) & 3
+    nanp = cfg_nan(cfg)
     if nanp == 2:  # arm: signalling first
         if ca == SNAN:
             return quiet(a, cfg), fl
@@ -182,8 +235,8 @@ def propagate1(a, ca, cfg):
 
 @njit(cache=True, error_model='numpy', forceinline=True)
 def pack_zero(s, cfg):
-    P = cfg & 31
-    EB = (cfg >> 5) & 31
+    P = cfg_p(cfg)
+    EB = cfg_ebits(cfg)
     return s << (P + EB - 1)
 
 
@@ -214,14 +267,14 @@ def round_pack(s, e, sig, cfg):
     """THE rounding routine. The exact (or sticky-jammed) value is
     (-1)**s * sig * 2**(e - 62) with 2**62 <= sig < 2**63. Returns (bits, flags)."""
     P, EB, bias, emin, emax, nospec = fmt_params(cfg)
-    mode = (cfg >> 10) & 7
+    mode = cfg_mode(cfg)
     shift = 63 - P
     half = 1 << (shift - 1)
     mask = (1 << shift) - 1
     sbit = s << (P + EB - 1)
     tiny = False
     if e < emin:
-        if (cfg >> 15) & 1:  # tininess before rounding
+        if cfg_tininess_before(cfg):  # tininess before rounding
             tiny = True
         elif e == emin - 1:  # after rounding: round to P bits, unbounded exponent
             m0 = sig >> shift
@@ -229,7 +282,7 @@ def round_pack(s, e, sig, cfg):
             tiny = m0 < (1 << P)
         else:
             tiny = True
-        if tiny and (cfg >> 13) & 1:  # FTZ
+        if tiny and cfg_ftz(cfg):  # FTZ
             return sbit, UNDERFLOW | INEXACT
         sig = jam(sig, emin - e)
         e = emin
@@ -251,9 +304,9 @@ def round_pack(s, e, sig, cfg):
 
 @njit(cache=True, error_model='numpy', forceinline=True)
 def overflow(s, cfg):
-    mode = (cfg >> 10) & 7
-    P = cfg & 31
-    EB = (cfg >> 5) & 31
+    mode = cfg_mode(cfg)
+    P = cfg_p(cfg)
+    EB = cfg_ebits(cfg)
     sbit = s << (P + EB - 1)
     ib = inf_bits(cfg)
     to_inf = mode == RNE or mode == RNA or (mode == RUP and s == 0) or (mode == RDN and s == 1)
@@ -272,7 +325,7 @@ def norm_pack(s, S, lsb, cfg):
 @njit(cache=True, error_model='numpy', forceinline=True)
 def exact_zero_sign(cfg):
     """Sign of an exact zero sum of opposite-signed operands (IEEE 754-2019 6.3)."""
-    return 1 if ((cfg >> 10) & 7) == RDN else 0
+    return 1 if (cfg_mode(cfg)) == RDN else 0
 
 
 # --------------------------------------------------------------------------
@@ -282,8 +335,8 @@ def exact_zero_sign(cfg):
 @njit(cache=True, error_model='numpy')
 def add_s(a, b, cfg, neg):
     """a + b (neg=0) or a - b (neg=1), rounded once."""
-    P = cfg & 31
-    EB = (cfg >> 5) & 31
+    P = cfg_p(cfg)
+    EB = cfg_ebits(cfg)
     emask = (1 << EB) - 1
     Ea = (a >> (P - 1)) & emask
     Eb = (b >> (P - 1)) & emask
@@ -348,7 +401,7 @@ def _sum_pack(sa, ea, A, sb, eb, B, cfg):
 
 @njit(cache=True, error_model='numpy')
 def mul_s(a, b, cfg):
-    P = cfg & 31
+    P = cfg_p(cfg)
     ca, sa, ea, ma = unpack(a, cfg)
     cb, sb, eb, mb = unpack(b, cfg)
     if ca >= QNAN or cb >= QNAN:
@@ -365,7 +418,7 @@ def mul_s(a, b, cfg):
 
 @njit(cache=True, error_model='numpy')
 def div_s(a, b, cfg):
-    P = cfg & 31
+    P = cfg_p(cfg)
     ca, sa, ea, ma = unpack(a, cfg)
     cb, sb, eb, mb = unpack(b, cfg)
     if ca >= QNAN or cb >= QNAN:
@@ -403,7 +456,7 @@ def isqrt63(N):
 
 @njit(cache=True, error_model='numpy')
 def sqrt_s(a, cfg):
-    P = cfg & 31
+    P = cfg_p(cfg)
     ca, sa, ea, ma = unpack(a, cfg)
     if ca >= QNAN:
         return propagate1(a, ca, cfg)
@@ -426,8 +479,8 @@ def sqrt_s(a, cfg):
 @njit(cache=True, error_model='numpy')
 def fma_s(a, b, c, cfg):
     """a*b + c with one rounding. The product is exact (2P <= 48 bits)."""
-    P = cfg & 31
-    EB = (cfg >> 5) & 31
+    P = cfg_p(cfg)
+    EB = cfg_ebits(cfg)
     emask = (1 << EB) - 1
     Ea = (a >> (P - 1)) & emask
     Eb = (b >> (P - 1)) & emask
@@ -447,7 +500,7 @@ def fma_s(a, b, c, cfg):
         fl = INVALID if (ca == SNAN or cb == SNAN or cc == SNAN) else 0
         if (ca == INF and cb == ZERO) or (ca == ZERO and cb == INF):
             return default_nan(cfg), INVALID
-        nanp = (cfg >> 16) & 3
+        nanp = cfg_nan(cfg)
         if nanp == 2:  # arm: addend first; signalling before quiet
             if cc == SNAN:
                 return quiet(c, cfg), fl
@@ -501,27 +554,27 @@ def _fma_fin(P, sp, eab, ma, mb, sc, ec, mc, cfg):
 @njit(cache=True, error_model='numpy')
 def from_f64_s(v, cfg):
     """v: the binary64 encoding as int64."""
-    P = cfg & 31
-    EB = (cfg >> 5) & 31
+    P = cfg_p(cfg)
+    EB = cfg_ebits(cfg)
     s = (v >> 63) & 1
     E = (v >> 52) & 0x7FF
     T = v & ((1 << 52) - 1)
     sbit = s << (P + EB - 1)
     if E == 0x7FF:
         if T == 0:
-            if (cfg >> 18) & 1:  # e4m3 has no infinity
+            if cfg_nospec(cfg):  # e4m3 has no infinity
                 return sbit | inf_bits(cfg), 0
             return sbit | inf_bits(cfg), 0
         fl = 0 if T & (1 << 51) else INVALID
-        if (cfg >> 18) & 1:
+        if cfg_nospec(cfg):
             return sbit | inf_bits(cfg), fl
-        nanp = (cfg >> 16) & 3
+        nanp = cfg_nan(cfg)
         if nanp == 1:
             return default_nan(cfg), fl
         pay = T >> (53 - P)
         return sbit | inf_bits(cfg) | pay | (1 << (P - 2)), fl
     if E == 0:
-        if T == 0 or (cfg >> 14) & 1:
+        if T == 0 or cfg_daz(cfg):
             return sbit, 0
         return norm_pack(s, T, -1074, cfg)
     return norm_pack(s, T | (1 << 52), E - 1075, cfg)
@@ -530,7 +583,7 @@ def from_f64_s(v, cfg):
 @njit(cache=True, error_model='numpy')
 def to_f64_s(b, cfg):
     """Exact widening to binary64; returns (int64 encoding, flags)."""
-    P = cfg & 31
+    P = cfg_p(cfg)
     c, s, e, m = unpack(b, cfg)
     sbit = np.int64(s) << 63
     if c == ZERO:
@@ -539,7 +592,7 @@ def to_f64_s(b, cfg):
         return sbit | (np.int64(0x7FF) << 52), 0
     if c >= QNAN:
         fl = INVALID if c == SNAN else 0
-        nanp = (cfg >> 16) & 3
+        nanp = cfg_nan(cfg)
         if nanp == 1:
             return np.int64(0x7FFFFFFFFFFFFFFF), fl
         pay = (m & ((1 << (P - 1)) - 1)) << (53 - P)
@@ -562,7 +615,7 @@ def from_int_s(v, cfg):
 def round_int_parts(b, cfg, mode):
     """Round a finite value to an integer: (class, sign, |n| as int64 (saturated
     at 2**63-1 when huge), inexact, huge)."""
-    P = cfg & 31
+    P = cfg_p(cfg)
     c, s, e, m = unpack(b, cfg)
     if c != FIN:
         return c, s, 0, False, False
@@ -622,7 +675,7 @@ def to_int_s(b, cfg, mode, width, exact):
     width 32 or 64. Invalid results per NaN preset (x86: most negative integer;
     cuda/arm: saturate, NaN -> 0)."""
     c, s, n, inx, huge = round_int_parts(b, cfg, mode)
-    nanp = (cfg >> 16) & 3
+    nanp = cfg_nan(cfg)
     if width < 64:
         lo = -(1 << (width - 1))
         hi = (1 << (width - 1)) - 1
@@ -637,7 +690,7 @@ def to_int_s(b, cfg, mode, width, exact):
             return v, (INEXACT if (inx and exact) else 0)
     if c == FIN and huge and s == 1 and width == 64:
         c2, s2, e2, m2 = unpack(b, cfg)
-        if e2 == 63 and m2 == (1 << ((cfg & 31) - 1)):
+        if e2 == 63 and m2 == (1 << ((cfg_p(cfg)) - 1)):
             return lo, 0
     if nanp == 0:
         return lo, INVALID
@@ -709,14 +762,14 @@ def minmax_s(a, b, cfg, want_max, number):
 @njit(cache=True, error_model='numpy')
 def next_s(a, cfg, up):
     """nextUp (up=1) / nextDown (up=0)."""
-    P = cfg & 31
-    EB = (cfg >> 5) & 31
+    P = cfg_p(cfg)
+    EB = cfg_ebits(cfg)
     c, s, e, m = unpack(a, cfg)
     if c >= QNAN:
         return propagate1(a, c, cfg)
     sbit = 1 << (P + EB - 1)
     ib = inf_bits(cfg)
-    nospec = (cfg >> 18) & 1
+    nospec = cfg_nospec(cfg)
     if c == ZERO:
         return (1 if up else sbit | 1), 0
     if c == INF:
@@ -741,7 +794,7 @@ def next_s(a, cfg, up):
 @njit(cache=True, error_model='numpy')
 def remainder_s(a, b, cfg):
     """IEEE remainder x - n*y, n the integer nearest x/y (ties to even). Exact."""
-    P = cfg & 31
+    P = cfg_p(cfg)
     ca, sa, ea, ma = unpack(a, cfg)
     cb, sb, eb, mb = unpack(b, cfg)
     if ca >= QNAN or cb >= QNAN:

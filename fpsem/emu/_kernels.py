@@ -27,7 +27,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._core import (INEXACT, add_s, compare_s, div_s, fma_s, from_f64_s, from_int_s,
+from ._core import (OP_ADD, OP_CODES, OP_DIV, OP_FMA, OP_MUL, OP_SQRT, OP_SUB,  # noqa: F401
+                    cfg_daz, cfg_mode, INEXACT, add_s, compare_s, div_s, fma_s, from_f64_s, from_int_s,
                     minmax_s, mul_s, next_s, remainder_s, round_integral_s, sqrt_s,
                     to_f64_s, to_int_s)
 
@@ -63,9 +64,9 @@ def _specialised(loop, a, b, c, cfg, neg, out, fl):
     binary32's format field) visible to LLVM as constants."""
     r = cfg & ~_MODE_MASK
     if (cfg & _FMT_MASK) == _B32_FMT:
-        _by_mode(loop, a, b, c, _B32_FMT | (r & ~_FMT_MASK), (cfg >> 10) & 7, neg, out, fl)
+        _by_mode(loop, a, b, c, _B32_FMT | (r & ~_FMT_MASK), cfg_mode(cfg), neg, out, fl)
     else:
-        _by_mode(loop, a, b, c, r, (cfg >> 10) & 7, neg, out, fl)
+        _by_mode(loop, a, b, c, r, cfg_mode(cfg), neg, out, fl)
 
 
 @njit(cache=True, error_model='numpy', forceinline=True)
@@ -255,9 +256,6 @@ def bits_f64(typingctx, x):
     return types.float64(types.int64), codegen
 
 
-OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SQRT, OP_FMA = 0, 1, 2, 3, 4, 5
-OP_CODES = {"add": OP_ADD, "sub": OP_SUB, "mul": OP_MUL, "div": OP_DIV, "sqrt": OP_SQRT,
-            "fma": OP_FMA}
 FLT_MAX32 = np.float32(3.4028234663852886e38)
 
 
@@ -311,13 +309,13 @@ def _fast_lane(op, mode, daz, xf, yf, zf):
     """(ok, bits, flags) of one lane (float32 scalars); see _fast_loop."""
     x = np.float64(xf)
     y = np.float64(yf)
-    if op == 0 or op == 1:
-        if op == 1:
+    if op == OP_ADD or op == OP_SUB:
+        if op == OP_SUB:
             y = -y
         d = x + y
         bb = d - x
         t = (x - (d - bb)) + (y - bb)  # TwoSum: v = d + t exactly
-    elif op == 4:
+    elif op == OP_SQRT:
         d = np.sqrt(x)
         t = x - d * d  # exact when d has <= 26 bits
     else:
@@ -326,7 +324,7 @@ def _fast_lane(op, mode, daz, xf, yf, zf):
         d = p + z
         bb = d - p
         t = (p - (d - bb)) + (z - bb)
-    if mode == 0 and op != 5:
+    if mode == 0 and op != OP_FMA:
         # RNE, one operation (here: under DAZ): RN24(RN53(v)) = RN24(v) (innocuous
         # double rounding, 53 >= 2*24 + 2); inexact iff d != r or the tail is nonzero.
         r = np.float32(d)
@@ -367,13 +365,13 @@ def _fast_loop(op, mode, daz, af, bf, cf, out, fl):
     instantiated once per operation (constant op) so that LLVM sees straight
     code. (mul and div outside the rne loop go straight to the reference loops,
     which are faster there.)"""
-    if op == 0:
-        return _fast_loop_op(0, mode, daz, af, bf, cf, out, fl)
-    if op == 1:
-        return _fast_loop_op(1, mode, daz, af, bf, cf, out, fl)
-    if op == 4:
-        return _fast_loop_op(4, mode, daz, af, bf, cf, out, fl)
-    return _fast_loop_op(5, mode, daz, af, bf, cf, out, fl)
+    if op == OP_ADD:
+        return _fast_loop_op(OP_ADD, mode, daz, af, bf, cf, out, fl)
+    if op == OP_SUB:
+        return _fast_loop_op(OP_SUB, mode, daz, af, bf, cf, out, fl)
+    if op == OP_SQRT:
+        return _fast_loop_op(OP_SQRT, mode, daz, af, bf, cf, out, fl)
+    return _fast_loop_op(OP_FMA, mode, daz, af, bf, cf, out, fl)
 
 
 # The common case (binary32, rne, no DAZ, not fma): one straight-line, branch-free
@@ -490,15 +488,15 @@ def _slow_lanes(fl):
 def _fixup(op, a, b, c, cfg, out, fl, idx):
     """Recompute the lanes `idx` (flag 255) with the reference routines."""
     for i in idx:
-        if op == 0:
+        if op == OP_ADD:
             r, f = add_s(np.int64(a[i]), np.int64(b[i]), cfg, 0)
-        elif op == 1:
+        elif op == OP_SUB:
             r, f = add_s(np.int64(a[i]), np.int64(b[i]), cfg, 1)
-        elif op == 2:
+        elif op == OP_MUL:
             r, f = mul_s(np.int64(a[i]), np.int64(b[i]), cfg)
-        elif op == 3:
+        elif op == OP_DIV:
             r, f = div_s(np.int64(a[i]), np.int64(b[i]), cfg)
-        elif op == 4:
+        elif op == OP_SQRT:
             r, f = sqrt_s(np.int64(a[i]), cfg)
         else:
             r, f = fma_s(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
@@ -511,8 +509,8 @@ def fast_binary32(op, a, b, cfg, c=None):
     (b None for sqrt, c only for fma). Any rounding mode, FTZ, DAZ, tininess
     and NaN preset (all in cfg): bit-identical to the reference loops."""
     code = OP_CODES[op]
-    mode = (cfg >> 10) & 7
-    daz = bool((cfg >> 14) & 1)
+    mode = cfg_mode(cfg)
+    daz = bool(cfg_daz(cfg))
     out = np.empty(a.shape, np.uint32)
     fl = np.empty(a.shape, np.uint8)
     if b is None:

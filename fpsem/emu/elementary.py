@@ -58,7 +58,8 @@ from numba import njit
 from ..fpenv import host_independent
 
 from ._kernels import bits_f64, f32_bits, f64_bits
-from ._core import (INEXACT, INF, INVALID, DIVZERO, QNAN, ZERO, default_nan, inf_bits,
+from .flags import Flags
+from ._core import (cfg_daz, cfg_ebits, cfg_mode, cfg_p, INEXACT, INF, INVALID, DIVZERO, QNAN, ZERO, default_nan, inf_bits,
                     norm_pack, overflow, pack_zero, propagate1, unpack)
 
 FUNCTIONS = {"exp": 0, "exp2": 1, "log": 2, "tanh": 3, "erf": 4, "sin": 5, "cos": 6,
@@ -82,7 +83,7 @@ def _f64_round(y, cfg):
 def _perturbed(base, direction, cfg):
     """Round base + direction * tiny (0 < tiny < half an ulp of base; base a
     finite encoding, possibly zero)."""
-    P = cfg & 31
+    P = cfg_p(cfg)
     c, s, e, m = unpack(base, cfg)
     if c == ZERO:
         # a tiny value of sign `direction`, far below the smallest subnormal
@@ -120,8 +121,8 @@ def _libm(fn, x):
 @njit(cache=True, error_model='numpy')
 def elem_s(fn, b, cfg):
     """(bits, flags, hard): hard=1 means the rigorous path must decide."""
-    P = cfg & 31
-    EB = (cfg >> 5) & 31
+    P = cfg_p(cfg)
+    EB = cfg_ebits(cfg)
     bias = (1 << (EB - 1)) - 1
     one = bias << (P - 1)
     half = (bias - 1) << (P - 1)
@@ -630,9 +631,9 @@ def k_elem(fn, a, cfg, out, fl, hard):
     fills out/fl and returns the number nh of lanes whose indices hard[:nh] the
     rigorous path must decide. The fast lanes apply to binary32 (cfg P = 24,
     EB = 8) in every mode."""
-    if (cfg & 1023) == (24 | (8 << 5)):
-        mode = (cfg >> 10) & 7
-        daz = ((cfg >> 14) & 1) == 1
+    if cfg_p(cfg) == 24 and cfg_ebits(cfg) == 8:
+        mode = cfg_mode(cfg)
+        daz = cfg_daz(cfg) == 1
         _PASS1[fn][mode](daz, a.view(np.float32), out, fl)
     else:
         fl.fill(_UNDECIDED)
@@ -642,7 +643,6 @@ def k_elem(fn, a, cfg, out, fl, hard):
 @host_independent
 def evaluate(E, name, a, rounding="rne", ftz=False, daz=False, tininess="after", nan="x86"):
     """E: a FloatEmu. Returns (encodings, Flags)."""
-    from ._api import Flags
     from .oracle import elementary_oracle
     fn = FUNCTIONS[name]
     cfg = E.cfg(rounding, ftz, daz, tininess, nan)

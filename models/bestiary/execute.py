@@ -322,27 +322,8 @@ def _pointwise(X, l, x, name):
 
 def _attend(D, q, k, v, causal=False, bias=None, mask=None):
     """softmax(q k^T / sqrt(hd) + bias) v over (..., T, hd); `mask` (numpy bool) zeroes
-    weights exactly (the filler for a masked score is the query's own, always visible)."""
-    if bias is None and mask is None:
-        return ops.scaled_dot_product_attention(D, q, k, v, causal=causal)
-    hd = D.shape(q)[-1]
-    s = D.div(D.dot(q, D.swapaxes(k, -1, -2)), D.sqrt(_c(D, hd)))
-    if bias is not None:
-        s = D.add(s, bias)
-    if causal:
-        cm = ops.causal_mask(D.shape(q)[-2], D.shape(k)[-2])
-        mask = cm if mask is None else (mask & cm)
-    if mask is None:
-        return D.dot(ops.softmax(D, s), v)
-    shp = D.shape(s)
-    T = shp[-1]
-    mask = np.broadcast_to(mask, shp)
-    diag = D.take(D.reshape(s, shp[:-2] + (T * T,)), np.arange(T) * (T + 1), axis=len(shp) - 2)
-    fill = D.broadcast_to(D.expand_dims(diag, -1), shp)
-    sf = D.where(mask, s, fill)
-    m = D.max(sf, axis=-1, keepdims=True)
-    e = D.where(mask, D.exp(D.sub(sf, m)), D.zeros(shp))
-    return D.dot(D.div(e, D.sum(e, axis=-1, keepdims=True)), v)
+    weights exactly: the attention op (ops/attention.py)."""
+    return ops.scaled_dot_product_attention(D, q, k, v, causal=causal, bias=bias, mask=mask)
 
 
 def _heads_split(D, x, h):
@@ -937,147 +918,6 @@ def _last_param(layers, i):
                for l in layers[i + 1:])
 
 
-def _layer(X, l, x, shape, layers, i):
-    """One top-level record: its output, and whether the tower-level activation follows."""
-    D = X.D
-    nxt = _next_real(layers, i)
-    last = _last_param(layers, i)
-    plain_act = X.arch.get("plain_act", True) and not last and not isinstance(nxt, _NO_ACT_BEFORE)
-    if isinstance(l, L.Conv2d):
-        y = _conv(X, l, x)
-        if X.arch.get("instance_norm") and not last:
-            y = _instance_norm(D, y)
-        return y, plain_act
-    if isinstance(l, L.Conv1d):
-        return _conv1d(X, l, x), plain_act
-    if isinstance(l, L.ConvTranspose2d):
-        y = _conv_t(X, l, x)
-        if X.arch.get("instance_norm") and not last:
-            y = _instance_norm(D, y)
-        return y, plain_act
-    if isinstance(l, L.Dense):
-        return _dense(X, l, x), plain_act and not l.tied
-    if isinstance(l, L.ConvBN):
-        return _prim(X, l, x, shape, "conv_bn"), not last
-    if isinstance(l, L.BatchNorm):
-        return _bn(X, l, x), True
-    if isinstance(l, L.LayerNorm):
-        return _ln(X, l, x, shape), False
-    if isinstance(l, L.SeparableConv):
-        return _sepconv(X, l, x, shape), True
-    if isinstance(l, L.MaxPool):
-        return _max_pool(X, l, x, shape), False
-    if isinstance(l, L.AvgPool):
-        return ops.avg_pool2d(D, x, l.k, l.stride or l.k, l.pad), False
-    if isinstance(l, L.GlobalAvgPool):
-        return ops.global_avg_pool(D, x), False
-    if isinstance(l, L.Flatten):
-        return D.reshape(x, (1, -1)), False
-    if isinstance(l, L.Subsample):
-        with scope("subsample"):
-            coef = X.p("coef", (l.c,), "gamma")
-            b = X.p("bias", (l.c,), "beta")
-            s = ops.avg_pool2d(D, x, l.k)          # the coefficient absorbs the 1/k^2
-            y = D.add(D.mul(s, D.reshape(coef, (1, l.c, 1, 1))), D.reshape(b, (1, l.c, 1, 1)))
-        return tap(D, "subsample", y), True
-    if isinstance(l, L.PartialConv2d):
-        return _partial_conv(X, l, x), True
-    if isinstance(l, L.RBFOutput):
-        with scope("rbf"):
-            w = X.p("centres", (l.fout, l.fin), "sign", buffer=True)
-        diff = D.sub(D.expand_dims(x, 1), D.expand_dims(w, 0))                  # (1, fout, fin)
-        return D.neg(D.sum(D.mul(diff, diff), axis=-1)), False
-    if isinstance(l, L.Reshape):
-        if len(shape) == 1:
-            return D.reshape(x, (1,) + tuple(l.to)), False
-        if len(l.to) == 2:                                                       # image/signal -> tokens
-            c = D.shape(x)[1]
-            return D.transpose(D.reshape(x, (c, -1)), (1, 0)), False
-        return _to_image(D, x, l.to[1], l.to[2]), False
-    if isinstance(l, L.TokenPool):
-        nd = len(D.shape(x))
-        if l.mode == "cls":              # CLIP's text tower pools its last (end-of-text) token
-            pos = -1 if "eot" in l.label else 0
-            idx = (slice(None), pos) if nd == 3 else slice(pos, None) if pos == -1 else slice(0, 1)
-            return D.getitem(x, idx), False
-        return ops.mean(D, x, axis=nd - 2, keepdims=nd == 2), False
-    if isinstance(l, L.Embedding):
-        with scope("embedding"):
-            table = X.p("weight", (l.vocab, l.dim), "embed")
-        X.tied = table
-        ids = np.asarray(x)
-        if ids.ndim == 2:                                  # a batch of sequences (CLIP's texts)
-            return tap(D, "embedding", D.stack([ops.embedding(D, table, r) for r in ids], axis=0)), False
-        return tap(D, "embedding", ops.embedding(D, table, ids)), False
-    if isinstance(l, L.PositionalEncoding):
-        T = shape[0]
-        if l.learned:
-            with scope("pos"):
-                pe = X.p("weight", (l.length, l.dim), "small")
-            pe = D.getitem(pe, slice(0, T))
-        else:
-            pe = ops.sinusoidal_positions(D, np.arange(T), l.dim)
-        return D.add(x, pe), False
-    if isinstance(l, L.Parameter):
-        with scope("param"):
-            if l.label == "token_type_embeddings":
-                tt = X.p(l.label, (2, shape[-1]), "small")
-                return D.add(x, D.getitem(tt, slice(0, 1))), False
-            if l.label == "query_embed":
-                return X.p(l.label, shape, "embed"), False
-            if l.label == "logit_scale":
-                X.logit_scale = X.p(l.label, (1,), "logit_scale")
-                return x, False
-        raise UnsupportedOption(f"parameter {l.label!r}: no executor")
-    if isinstance(l, L.ResidualBlock):
-        return _res_basic(X, l, x, shape), False
-    if isinstance(l, L.BottleneckBlock):
-        return _bottleneck(X, l, x, shape), False
-    if isinstance(l, (L.InvertedResidual, L.MBConv)):
-        return _mobile(X, l, x, shape), False
-    if isinstance(l, L.FireModule):
-        return _fire(X, l, x, shape), False
-    if isinstance(l, L.InceptionModule):
-        return _inception(X, l, x, shape), False
-    if isinstance(l, L.XceptionBlock):
-        return _xception(X, l, x, shape), False
-    if isinstance(l, L.DenseBlock):
-        return _dense_block(X, l, x, shape), False
-    if isinstance(l, L.TransitionLayer):
-        return _transition(X, l, x, shape), False
-    if isinstance(l, L.ShuffleUnit):
-        return _shuffle(X, l, x, shape), False
-    if isinstance(l, L.ConvNeXtBlock):
-        return _convnext(X, l, x, shape), False
-    if isinstance(l, L.PatchEmbed):
-        return _patch_embed(X, l, x), False
-    if isinstance(l, L.TransformerEncoder):
-        return _encoder(X, l, x), False
-    if isinstance(l, L.TransformerDecoder):
-        return _decoder(X, l, x), False
-    if isinstance(l, L.SwinStage):
-        return _swin(X, l, x), False
-    if isinstance(l, L.PatchMerging):
-        return _patch_merge(X, l, x), False
-    if isinstance(l, L.MobileViTBlock):
-        return _mobilevit(X, l, x, shape), False
-    if isinstance(l, L.UNetDown):
-        return _unet_down(X, l, x, shape), False
-    if isinstance(l, L.UNetUp):
-        return _unet_up(X, l, x, shape), False
-    if isinstance(l, L.ASPPModule):
-        return _aspp(X, l, x, shape), False
-    if isinstance(l, L.DeepLabDecoder):
-        return _deeplab_dec(X, l, x, shape), False
-    if isinstance(l, L.MambaBlock):
-        return _mamba(X, l, x), False
-    if isinstance(l, L.NerfMLP):
-        return _nerf(X, l, x), False
-    if isinstance(l, L.Parallel) and l.mode == "heads":
-        return _heads(X, l, x, shape), False
-    raise UnsupportedOption(f"bestiary executor: no rule for layer kind {l.kind!r}")
-
-
 def _c3_table(cin, counts):
     """LeNet-5's C3 connection table (LeCun et al. 1998, Table I) for 6 inputs and
     3/4/4/6-input maps: contiguous triples, contiguous quadruples, split quadruples, all."""
@@ -1105,6 +945,174 @@ def _partial_conv(X, l, x):
             b = X.p(f"map{j}.bias", (1,), "b", fan)
             outs.append(ops.conv2d(D, D.take(x, np.array(idx), axis=1), w, b))
     return tap(D, "partial_conv", D.concat(outs, axis=1))
+
+
+def _layer(X, l, x, shape, layers, i):
+    """One top-level record: its output, and whether the tower-level activation follows
+    (the executor of its kind, from `_EXECUTORS`)."""
+    nxt = _next_real(layers, i)
+    last = _last_param(layers, i)
+    c = _Place(last, X.arch.get("plain_act", True) and not last and not isinstance(nxt, _NO_ACT_BEFORE))
+    for kind in type(l).__mro__:
+        run = _EXECUTORS.get(kind)
+        if run is not None:
+            return run(X, l, x, shape, c)
+    raise UnsupportedOption(f"bestiary executor: no rule for layer kind {l.kind!r}")
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a record sits in its tower: `last` (no parameters after it) and whether a
+    plain layer there is followed by the tower's activation."""
+    last: bool
+    plain_act: bool
+
+
+def _x_conv(X, l, x, shape, c):
+    y = _conv_t(X, l, x) if isinstance(l, L.ConvTranspose2d) else _conv(X, l, x)
+    if X.arch.get("instance_norm") and not c.last:
+        y = _instance_norm(X.D, y)
+    return y, c.plain_act
+
+
+def _x_subsample(X, l, x, shape, c):
+    D = X.D
+    with scope("subsample"):
+        coef = X.p("coef", (l.c,), "gamma")
+        b = X.p("bias", (l.c,), "beta")
+        s = ops.avg_pool2d(D, x, l.k)          # the coefficient absorbs the 1/k^2
+        y = D.add(D.mul(s, D.reshape(coef, (1, l.c, 1, 1))), D.reshape(b, (1, l.c, 1, 1)))
+    return tap(D, "subsample", y), True
+
+
+def _x_rbf(X, l, x, shape, c):
+    D = X.D
+    with scope("rbf"):
+        w = X.p("centres", (l.fout, l.fin), "sign", buffer=True)
+    diff = D.sub(D.expand_dims(x, 1), D.expand_dims(w, 0))                  # (1, fout, fin)
+    return D.neg(D.sum(D.mul(diff, diff), axis=-1)), False
+
+
+def _x_reshape(X, l, x, shape, c):
+    D = X.D
+    if len(shape) == 1:
+        return D.reshape(x, (1,) + tuple(l.to)), False
+    if len(l.to) == 2:                                                       # image/signal -> tokens
+        ch = D.shape(x)[1]
+        return D.transpose(D.reshape(x, (ch, -1)), (1, 0)), False
+    return _to_image(D, x, l.to[1], l.to[2]), False
+
+
+def _x_token_pool(X, l, x, shape, c):
+    D = X.D
+    nd = len(D.shape(x))
+    if l.mode == "cls":              # CLIP's text tower pools its last (end-of-text) token
+        pos = -1 if "eot" in l.label else 0
+        idx = (slice(None), pos) if nd == 3 else slice(pos, None) if pos == -1 else slice(0, 1)
+        return D.getitem(x, idx), False
+    return ops.mean(D, x, axis=nd - 2, keepdims=nd == 2), False
+
+
+def _x_embedding(X, l, x, shape, c):
+    D = X.D
+    with scope("embedding"):
+        table = X.p("weight", (l.vocab, l.dim), "embed")
+    X.tied = table
+    ids = np.asarray(x)
+    if ids.ndim == 2:                                  # a batch of sequences (CLIP's texts)
+        return tap(D, "embedding", D.stack([ops.embedding(D, table, r) for r in ids], axis=0)), False
+    return tap(D, "embedding", ops.embedding(D, table, ids)), False
+
+
+def _x_positions(X, l, x, shape, c):
+    D = X.D
+    T = shape[0]
+    if l.learned:
+        with scope("pos"):
+            pe = X.p("weight", (l.length, l.dim), "small")
+        pe = D.getitem(pe, slice(0, T))
+    else:
+        pe = ops.sinusoidal_positions(D, np.arange(T), l.dim)
+    return D.add(x, pe), False
+
+
+def _x_parameter(X, l, x, shape, c):
+    D = X.D
+    with scope("param"):
+        if l.label == "token_type_embeddings":
+            tt = X.p(l.label, (2, shape[-1]), "small")
+            return D.add(x, D.getitem(tt, slice(0, 1))), False
+        if l.label == "query_embed":
+            return X.p(l.label, shape, "embed"), False
+        if l.label == "logit_scale":
+            X.logit_scale = X.p(l.label, (1,), "logit_scale")
+            return x, False
+    raise UnsupportedOption(f"parameter {l.label!r}: no executor")
+
+
+def _x_parallel(X, l, x, shape, c):
+    if l.mode == "heads":
+        return _heads(X, l, x, shape), False
+    raise UnsupportedOption(f"bestiary executor: no rule for layer kind {l.kind!r}")
+
+
+def _then(act, fn, *, with_shape=True):
+    """An executor from a block function fn(X, l, x[, shape]) and the activation rule
+    after it: a bool, or 'plain' (the tower's rule for plain layers)."""
+    def run(X, l, x, shape, c):
+        y = fn(X, l, x, shape) if with_shape else fn(X, l, x)
+        return y, c.plain_act if act == "plain" else act
+    return run
+
+
+# layer kind -> executor(X, l, x, shape, place) -> (output, activation follows);
+# a kind is looked up along its class's MRO
+_EXECUTORS = {
+    L.Conv2d: _x_conv,
+    L.ConvTranspose2d: _x_conv,
+    L.Conv1d: _then("plain", _conv1d, with_shape=False),
+    L.Dense: lambda X, l, x, shape, c: (_dense(X, l, x), c.plain_act and not l.tied),
+    L.ConvBN: lambda X, l, x, shape, c: (_prim(X, l, x, shape, "conv_bn"), not c.last),
+    L.BatchNorm: _then(True, _bn, with_shape=False),
+    L.LayerNorm: _then(False, _ln),
+    L.SeparableConv: _then(True, _sepconv),
+    L.MaxPool: _then(False, _max_pool),
+    L.AvgPool: lambda X, l, x, shape, c: (ops.avg_pool2d(X.D, x, l.k, l.stride or l.k, l.pad), False),
+    L.GlobalAvgPool: lambda X, l, x, shape, c: (ops.global_avg_pool(X.D, x), False),
+    L.Flatten: lambda X, l, x, shape, c: (X.D.reshape(x, (1, -1)), False),
+    L.Subsample: _x_subsample,
+    L.PartialConv2d: _then(True, _partial_conv, with_shape=False),
+    L.RBFOutput: _x_rbf,
+    L.Reshape: _x_reshape,
+    L.TokenPool: _x_token_pool,
+    L.Embedding: _x_embedding,
+    L.PositionalEncoding: _x_positions,
+    L.Parameter: _x_parameter,
+    L.ResidualBlock: _then(False, _res_basic),
+    L.BottleneckBlock: _then(False, _bottleneck),
+    L.InvertedResidual: _then(False, _mobile),
+    L.MBConv: _then(False, _mobile),
+    L.FireModule: _then(False, _fire),
+    L.InceptionModule: _then(False, _inception),
+    L.XceptionBlock: _then(False, _xception),
+    L.DenseBlock: _then(False, _dense_block),
+    L.TransitionLayer: _then(False, _transition),
+    L.ShuffleUnit: _then(False, _shuffle),
+    L.ConvNeXtBlock: _then(False, _convnext),
+    L.PatchEmbed: _then(False, _patch_embed, with_shape=False),
+    L.TransformerEncoder: _then(False, _encoder, with_shape=False),
+    L.TransformerDecoder: _then(False, _decoder, with_shape=False),
+    L.SwinStage: _then(False, _swin, with_shape=False),
+    L.PatchMerging: _then(False, _patch_merge, with_shape=False),
+    L.MobileViTBlock: _then(False, _mobilevit),
+    L.UNetDown: _then(False, _unet_down),
+    L.UNetUp: _then(False, _unet_up),
+    L.ASPPModule: _then(False, _aspp),
+    L.DeepLabDecoder: _then(False, _deeplab_dec),
+    L.MambaBlock: _then(False, _mamba, with_shape=False),
+    L.NerfMLP: _then(False, _nerf, with_shape=False),
+    L.Parallel: _x_parallel,
+}
 
 
 def _run_tower(X, tower, x, prefix):
