@@ -308,12 +308,14 @@ def read_sharded(index_path):
     every tensor of a shard is mapped to that shard (a one-line error otherwise)."""
     wm = _load_index(index_path)
     where = os.path.dirname(os.path.abspath(index_path))
-    out = {}
-    for shard in dict.fromkeys(wm.values()):
-        sp = os.path.join(where, shard)
-        if not os.path.isfile(sp):
+    shards = list(dict.fromkeys(wm.values()))
+    for shard in shards:   # every shard there before any is read
+        if not os.path.isfile(os.path.join(where, shard)):
             first = next(k for k, v in wm.items() if v == shard)
             raise WeightsError(f"{index_path}: shard {shard} (holding {first}) is missing")
+    out = {}
+    for shard in shards:
+        sp = os.path.join(where, shard)
         tensors = _read_safetensors(sp)
         for name in tensors:
             if wm.get(name) != shard:
