@@ -330,15 +330,8 @@ def config_from_json(path):
     """A BertConfig from a HF config.json, every field that changes the arithmetic
     checked; fields that only matter for training (dropout, initializer_range, ...)
     are ignored."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            cj = json.load(f)
-    except OSError as e:
-        raise WeightsError(f"cannot read {path}: {e.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise WeightsError(f"{path}: not valid JSON ({getattr(e, 'msg', e)})") from None
-    if not isinstance(cj, dict):
-        raise WeightsError(f"{path}: must be a JSON object of BERT config fields, not a {type(cj).__name__}")
+    from .weights import read_json_object
+    cj = read_json_object(path, "a BERT config.json")
     mt = cj.get("model_type", "bert")
     if mt != "bert":
         raise WeightsError(f"{path}: model_type {mt!r} is not supported (only 'bert'; "

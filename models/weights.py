@@ -118,15 +118,7 @@ def _read_raw(path, header, start):
 
 
 def _config_from_json(path, tensors):
-    try:
-        with open(path, encoding="utf-8") as f:
-            cj = json.load(f)
-    except OSError as e:
-        raise WeightsError(f"cannot read {path}: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise WeightsError(f"{path}: not valid JSON ({e.msg})") from None
-    if not isinstance(cj, dict):
-        raise WeightsError(f"{path}: must be a JSON object of GPT-2 config fields, not a {type(cj).__name__}")
+    cj = read_json_object(path, "a GPT-2 config.json")
     act = cj.get("activation_function", "gelu_new")
     if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
         raise WeightsError(f"{path}: activation_function {act!r} is not GPT-2's tanh GELU")
@@ -271,16 +263,22 @@ def read_checkpoint(path):
     return _read_safetensors(path), path
 
 
-def _load_index(path):
+def read_json_object(path, what):
+    """A checkpoint's JSON file that must hold an object (config.json, an index); one-line errors."""
     try:
         with open(path, encoding="utf-8") as f:
-            ix = json.load(f)
+            obj = json.load(f)
     except OSError as e:
         raise WeightsError(f"cannot read {path}: {e.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WeightsError(f"{path}: not valid JSON ({getattr(e, 'msg', e)})") from None
-    if not isinstance(ix, dict):
-        raise WeightsError(f"{path}: a sharded-checkpoint index must be a JSON object, not a {type(ix).__name__}")
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{path}: {what} must be a JSON object, not a {type(obj).__name__}")
+    return obj
+
+
+def _load_index(path):
+    ix = read_json_object(path, "a sharded-checkpoint index")
     bad = sorted(set(ix) - {"metadata", "weight_map"})
     if bad:
         raise WeightsError(f"{path}: unknown field {bad[0]!r} (an index has metadata and weight_map)")

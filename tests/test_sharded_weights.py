@@ -1,7 +1,5 @@
 """Sharded safetensors checkpoints (model.safetensors.index.json), as HF's
 save_pretrained(max_shard_size=...) writes them, for GPT-2 and BERT."""
-import contextlib
-import io
 import json
 import os
 import re
@@ -9,10 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
+from _cli import cli
 from safetensors.numpy import load_file, save_file
 
 import fpsem
-from fpsem.cli import main
 from fpsem.errors import WeightsError
 from fpsem.models import get_model
 from fpsem.models.weights import INDEX, load_gpt2, read_checkpoint, save_gpt2, write_config_json
@@ -102,23 +100,12 @@ def test_index_not_json_and_empty_dir(tmp_path):
         load_gpt2(str(d))
 
 
-def _cli(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as e:
-            code = e.code or 0
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_cli_runs_sharded_gpt2(gpt2_ckpt, tmp_path):
     one, sh = gpt2_ckpt
     reps = []
     for w in (one, sh):
         j = tmp_path / (os.path.basename(w) + ".json")
-        code, out, err = _cli("run", "gpt2", "--weights", w, "--token-ids", "1,2,3", "-d", "float32", "-r", "none",
+        code, out, err = cli("run", "gpt2", "--weights", w, "--token-ids", "1,2,3", "-d", "float32", "-r", "none",
                               "--no-progress", "--json", str(j))
         assert code == 0, err
         reps.append(json.loads(j.read_text()))
@@ -128,7 +115,7 @@ def test_cli_runs_sharded_gpt2(gpt2_ckpt, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(sh, bad)
     os.remove(bad / "model-00002-of-00003.safetensors")
-    code, out, err = _cli("run", "gpt2", "--weights", str(bad), "-d", "float32", "-r", "none", "--no-progress")
+    code, out, err = cli("run", "gpt2", "--weights", str(bad), "-d", "float32", "-r", "none", "--no-progress")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "model-00002-of-00003.safetensors" in err, err
 
 
