@@ -205,7 +205,11 @@ class Bert(Model):
     # -- forward --------------------------------------------------------------------------
     def forward(self, D, ids, lengths, acc=None):
         """Cosine similarities (P-1,) of prompt 0's mean-pooled embedding with each
-        other prompt's; with one prompt, its embedding (hidden_size,)."""
+        other prompt's; with one prompt, its embedding (hidden_size,).
+
+        Roundings beyond the ops': the embedding sums (2 adds), the pooling mean
+        (a sum in order `acc`, one /), and per similarity two dots and a squared-norm
+        sum (order `acc`), two sqrt, one * and one /."""
         ids, lengths = self.check_inputs(ids, lengths)
         cfg = self.config
         P = self.P(D)
