@@ -944,3 +944,11 @@ def envelope(model, inputs=None, *, domain="ieee32", reference="auto", config=No
     Envelope (see `run_domains` for the options keep=, apriori=, decision=,
     compare=, acc=, progress=)."""
     return run_domains(model, inputs, domain, reference, config=config, **opts)
+
+
+# Public names for other bridges that build an Envelope from values fpsem did not
+# compute (bridges/observed.py); the underscored originals stay for this module's callers.
+#: per-element rigorous [f - b, f + b] of a float image f against a reference enclosure
+float_bounds = _float_bounds
+#: a node's values as rows along the decision axis, for Envelope.decision()
+decision_rows = _rows

@@ -69,7 +69,7 @@ def observe(model, observed, inputs=None, *, reference="interval", label="observ
     or {label: such a dict} for several observed runs measured against one reference run.
     Returns an Envelope whose "domains" are the labels (e.g. "onnxruntime"), the first
     primary."""
-    from .envelope import Envelope, _float_bounds, _rows, node_stats
+    from .envelope import Envelope, decision_rows, float_bounds, node_stats
     spec = model if isinstance(model, ModelSpec) else resolve_model(model, inputs, config, **(model_opts or {}))
     if isinstance(observed, dict) and observed and all(isinstance(v, dict) for v in observed.values()):
         runs = {str(k): load_observed(v) for k, v in observed.items()}
@@ -118,10 +118,10 @@ def observe(model, observed, inputs=None, *, reference="interval", label="observ
         for lab, obs in runs.items():
             if dnode in obs:
                 f = np.asarray(obs[dnode], dtype=np.float64)
-                lo, hi = _float_bounds(f, r) if r.rigorous else (f, f)
-                dec_float[lab] = tuple(_rows(v, spec.decision_axis) for v in (lo, hi, f))
+                lo, hi = float_bounds(f, r) if r.rigorous else (f, f)
+                dec_float[lab] = tuple(decision_rows(v, spec.decision_axis) for v in (lo, hi, f))
         decision_data = {"node": dnode,
-                         "ref": tuple(_rows(v, spec.decision_axis) for v in (r.lo, r.hi, r.point)),
+                         "ref": tuple(decision_rows(v, spec.decision_axis) for v in (r.lo, r.hi, r.point)),
                          "float": dec_float}
     return Envelope(spec.name, list(runs), R.label, rkind, seen, stats, [], {}, {},
                     decision_data, timings, notes)

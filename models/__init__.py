@@ -15,12 +15,13 @@ import numpy as np
 from fpsem.errors import FpsemError
 
 from .base import Model
+from .bert import Bert, BertConfig
 from .gpt2 import CONFIGS as GPT2_CONFIGS
 from .gpt2 import GPT2, GPT2Config
 from .zoo import ZOO_MODELS
 
 #: model name -> model class
-ZOO = {"gpt2": GPT2, **ZOO_MODELS}
+ZOO = {"gpt2": GPT2, "bert": Bert, **ZOO_MODELS}
 
 
 def _bestiary():
@@ -44,22 +45,25 @@ def get_model(name, config=None, weights=None, seed=0):
         # an ONNX file; config: None, "body"/"op" or {"semantics": ...} (onnx_import.py)
         from .onnx_import import load_onnx
         if weights is not None:
-            raise FpsemError("--weights is for gpt2; an ONNX file carries its own weights")
+            raise FpsemError("--weights is for gpt2 and bert; an ONNX file carries its own weights")
         sem = config.get("semantics", "body") if isinstance(config, dict) else (config or "body")
         return load_onnx(name, semantics=sem)
     if name not in ZOO and name in BESTIARY:
         if weights is not None:
-            raise FpsemError(f"model {name!r} has no checkpoint loader; --weights is for gpt2")
+            raise FpsemError(f"model {name!r} has no checkpoint loader; --weights is for gpt2 and bert")
         return BESTIARY[name](config=config, seed=seed)
     if name not in ZOO:
         raise FpsemError(f"unknown model {name!r}; known: {', '.join(ZOO)}; "
                          f"bestiary fixtures: {', '.join(BESTIARY)}")
     if weights is not None:
+        if name == "bert":
+            from .bert import load_bert
+            return load_bert(weights, config)
         if name != "gpt2":
-            raise FpsemError(f"model {name!r} has no checkpoint loader; --weights is for gpt2")
+            raise FpsemError(f"model {name!r} has no checkpoint loader; --weights is for gpt2 and bert")
         from .weights import load_gpt2
         return load_gpt2(weights, config)
     return ZOO[name](config=config, seed=seed)
 
 
-__all__ = ["ZOO", "BESTIARY", "get_model", "Model", "GPT2", "GPT2Config", "GPT2_CONFIGS"]
+__all__ = ["ZOO", "BESTIARY", "get_model", "Model", "GPT2", "GPT2Config", "GPT2_CONFIGS", "Bert", "BertConfig"]

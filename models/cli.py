@@ -131,9 +131,11 @@ def _bridge_envelope():
 
 
 def _block_of(name):
+    """h.3.mlp.c_fc -> h.3; encoder.layer.3.s0.output.dense -> encoder.layer.3; ln_f -> ln_f."""
     parts = name.split(".")
-    if len(parts) > 1 and parts[1].isdigit():
-        return ".".join(parts[:2])
+    for k in (1, 2):
+        if len(parts) > k and parts[k].isdigit():
+            return ".".join(parts[:k + 1])
     return parts[0].split("#")[0]
 
 
@@ -205,7 +207,9 @@ def _jsonable(x):
 @click.command("run")
 @click.argument("model_name", metavar="MODEL")
 @click.option("--config", "-c", "config", default=None, help="config preset (gpt2: tiny, small, medium, large, xl)")
-@click.option("--weights", "-w", default=None, help="HF GPT-2 checkpoint: model.safetensors or a directory")
+@click.option("--weights", "-w", default=None,
+              help="HF checkpoint: gpt2 a model.safetensors, an index.json of shards or a directory; "
+                   "bert a directory (config.json, safetensors, tokenizer.json)")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="seed of the random weights")
 @click.option("--domain", "-d", "domain_spec", default="ieee32", show_default=True,
@@ -217,7 +221,9 @@ def _jsonable(x):
 @click.option("--reference", "-r", default="auto", show_default=True,
               help="reference for the envelope: auto (exact for rational models, else a ball with "
                    "automatic precision), ball, ball:prec=N, interval, exact, or 'none'")
-@click.option("--prompt", "-p", default=None, help="prompt text (gpt2)")
+@click.option("--prompt", "-p", "prompts", multiple=True,
+              help="prompt text (gpt2: one; bert: repeat it, the first is the query whose cosine "
+                   "similarity with each other prompt is the output)")
 @click.option("--token-ids", default=None, help="comma-separated token ids (gpt2)")
 @click.option("--tokens", "-n", "n_tokens", type=click.IntRange(1), default=None, help="N tokens of the built-in prompt (gpt2)")
 @click.option("--vocab", default=None, help="GPT-2 vocab.json for BPE")
@@ -235,7 +241,7 @@ def _jsonable(x):
 @click.option("--compare", "compare", default=None,
               help="measure another runtime's node values against the reference: 'onnxruntime' "
                    "(ONNX models) or an .npz of node name -> array")
-def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, acc, reference, prompt,
+def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, acc, reference, prompts,
             token_ids, n_tokens, vocab, merges, n_generate, n_top, json_out, save_logits, no_progress,
             inputs_path=None, onnx_semantics=None, compare=None):
     """Run MODEL (gpt2, a zoo model or an .onnx file) under one or more domains and compare."""
@@ -245,6 +251,7 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     from fpsem.io import check_output_path, write_npy, write_text
 
     from . import get_model
+    from .bert import BUILTIN_PROMPTS as BERT_PROMPTS
     from .values import as_saved, bounds, point, top1_certain
 
     # output paths are checked before the run (a typo must not cost the run)
@@ -267,8 +274,14 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         config = onnx_semantics or "body"
     model = get_model(model_name, config=config, weights=weights, seed=seed)
     is_lm = model.name == "gpt2"
-    if not is_lm and (prompt or token_ids or n_tokens or vocab or merges or n_generate):
+    is_bert = model.name == "bert"
+    if is_bert and (token_ids or n_tokens or vocab or merges or n_generate):
+        raise FpsemError("--token-ids/--tokens/--vocab/--merges/--generate are for gpt2; bert takes --prompt")
+    if not is_lm and not is_bert and (prompts or token_ids or n_tokens or vocab or merges or n_generate):
         raise FpsemError(f"--prompt/--token-ids/--tokens/--vocab/--merges/--generate are for gpt2, not {model.name}")
+    if is_lm and len(prompts) > 1:
+        raise FpsemError("gpt2 takes one --prompt (several are for bert's sentence similarity)")
+    prompt = prompts[0] if prompts and is_lm else None
     if sum(x is not None for x in (prompt, token_ids, n_tokens)) > 1:
         raise FpsemError("give at most one of --prompt, --token-ids, --tokens")
     if n_generate < 0:
@@ -301,6 +314,11 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
             raise ShapeError(f"{ids.size} prompt tokens + {n_generate} generated exceed the context "
                              f"length {model.config.n_positions}")
         inputs = (ids,)
+    elif is_bert:
+        if inputs_path is not None:
+            raise FpsemError("--inputs is not for bert; it takes --prompt")
+        inputs = model.encode(prompts) if prompts else model.default_inputs()
+        model.check_inputs(*inputs)
     elif inputs_path is not None:
         if not hasattr(model, "load_inputs"):
             raise FpsemError(f"--inputs: model {model.name} takes no inputs from a file")
@@ -330,6 +348,15 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         shown = tok.decode(ids)
         out.print(f"{ids.size} input tokens ({'BPE' if tok.has_vocab else 'byte tokens'}): "
                   f"{escape(json.dumps(shown, ensure_ascii=False)[:200])}")
+    if is_bert:
+        shown = list(prompts) if prompts else (
+            list(BERT_PROMPTS) if model.tokenizer is not None else
+            [f"<built-in token ids {i}>" for i in range(len(inputs[1]))])
+        report["prompts"] = shown
+        report["tokens"] = [[int(t) for t in row[:n]] for row, n in zip(inputs[0], inputs[1])]
+        for i, (text, n) in enumerate(zip(shown, inputs[1])):
+            role = "query" if i == 0 else f"s{i}"
+            out.print(f"  {role}: {escape(json.dumps(text, ensure_ascii=False)[:160])} ({int(n)} tokens)")
 
     # -- forward under every domain (and the reference when no bridge runs it) --------
     steps = max(1, getattr(model, "n_steps", 1))
@@ -361,7 +388,12 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         lo, hi = bounds(D, last(D, o))
         mid = point(D, last(D, o))
         entry = {"domain": D.label, "wall_s": dt, "shape": list(D.shape(o))}
-        if is_lm:
+        if is_bert:
+            entry["output"] = [float(v) for v in mid.reshape(-1)]
+            if D.is_enclosure:
+                entry["lo"], entry["hi"] = [float(v) for v in lo.reshape(-1)], [float(v) for v in hi.reshape(-1)]
+            entry["argmax"] = int(np.argmax(mid))
+        elif is_lm:
             order = np.argsort(-mid, kind="stable")[:n_top]
             entry["top"] = [{"id": int(i), "token": tok.token_str(i), "logit": float(mid[i]),
                              **({"lo": float(lo[i]), "hi": float(hi[i])} if D.is_enclosure else {})}
@@ -384,6 +416,8 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
                 cells.append(f"{_tok_repr(tok, r['id'])} ({r['id']})\n{val}")
             t.add_row(D.label + (" (reference)" if R is not None and D == R else ""), f"{e['wall_s']:.2f}s", *cells)
         out.print(t)
+    elif is_bert and len(inputs[1]) > 1:
+        _bert_table(out, report["runs"], runs, R)
     else:
         t = Table(title=f"{model.name} output")
         for col in ("domain", "time", "output shape", "argmax (axis %d)" % ax):
@@ -466,6 +500,8 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
             report["compare"]["plain"] = [s.to_dict() for s in env_o.stats("onnxruntime-plain")]
     if is_onnx:
         report["onnx_semantics"] = model.semantics
+    if is_bert and len(inputs[1]) > 1:
+        report["most_similar"] = _bert_decision(out, dec, env, domains, outs_d, ref_out, R)
 
     # -- is the top-1 certain? -------------------------------------------------------------------
     if is_lm:
@@ -536,6 +572,75 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
                 raise FpsemError(f"--json: cannot write {json_out}: {e.strerror}") from None
 
 
+def _bert_table(out, entries, runs, R):
+    """Cosine similarity of the query with every other prompt, per domain."""
+    from rich.table import Table
+    t = Table(title="cosine similarity with the query (first prompt)")
+    t.add_column("domain")
+    t.add_column("time")
+    for j in range(len(entries[0]["output"])):
+        t.add_column(f"s{j + 1}")
+    t.add_column("most similar")
+    for e, D in zip(entries, runs):
+        if "lo" in e:
+            cells = [f"[{a:.9f}, {b:.9f}]" for a, b in zip(e["lo"], e["hi"])]
+        else:
+            cells = [f"{v:.9f}" for v in e["output"]]
+        t.add_row(D.label + (" (reference)" if R is not None and D == R else ""), f"{e['wall_s']:.2f}s",
+                  *cells, f"s{e['argmax'] + 1}")
+    out.print(t)
+
+
+def _bert_decision(out, dec, env, domains, outs, ref_out, R):
+    """Which prompt is most similar to the query in the real model (certain when the
+    reference enclosure separates it), and per float domain its pick and its rigorous
+    error bound on the similarities: a domain can only pick another prompt when that
+    bound reaches half the real gap."""
+    from .values import bounds, point, top1_certain
+    res = {"reference": R.label if R else None, "certain": None, "prompt": None, "gap_lower_bound": None,
+           "domains": {}}
+    if dec is not None:
+        rv = dec.reference
+        res.update(certain=rv.certain, prompt=rv.top1 + 1 if rv.certain else None,
+                   gap_lower_bound=rv.margin if rv.certain else None)
+    elif ref_out is not None and R is not None and R.is_enclosure:
+        lo, hi = bounds(R, ref_out)
+        i, ok = top1_certain(lo, hi)
+        res.update(certain=bool(ok[0]), prompt=int(i[0]) + 1 if ok[0] else None)
+    if res["certain"]:
+        gap = res["gap_lower_bound"]
+        out.print(f"most similar to the query: s{res['prompt']} is [green]CERTAIN[/] in the real model"
+                  + (f" (real gap to the runner-up >= {gap:.3g}, rigorous)" if gap is not None else ""))
+    elif res["certain"] is False:
+        out.print(f"most similar to the query: [red]NOT certain[/]: the {R.label} enclosures of the "
+                  f"leading similarities overlap")
+    bound = {}
+    if env is not None:
+        for lab in env.domains:
+            s = [st for st in env.stats(lab) if st.name == "similarity"]
+            if s and s[0].bound_abs is not None:
+                bound[lab] = float(s[0].bound_abs)
+    for D, o in zip(domains, outs):
+        if D.is_enclosure:
+            continue
+        pick = int(np.argmax(point(D, o))) + 1
+        d = {"pick": pick, "error_bound": bound.get(D.label)}
+        line = f"  {D.label}: picks s{pick}"
+        if d["error_bound"] is not None:
+            line += f"; |similarity error| <= {d['error_bound']:.3g} (rigorous)"
+        if res["certain"]:
+            d["flips"] = pick != res["prompt"]
+            line += "; [red]a different prompt than the real model[/]" if d["flips"] else "; same as the real model"
+            gap = res["gap_lower_bound"]
+            if gap is not None and d["error_bound"] is not None:
+                d["cannot_flip"] = 2 * d["error_bound"] < gap
+                line += (f" (its bound is below half the real gap: rounding cannot change the pick)"
+                         if d["cannot_flip"] else " (its bound reaches half the real gap)")
+        res["domains"][D.label] = d
+        out.print(line)
+    return res
+
+
 def _sha256_file(path):
     import hashlib
     h = hashlib.sha256()
@@ -550,11 +655,15 @@ def _input_hashes(weights, inputs):
     out = {"inputs_sha256": hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes()
                                                     for a in inputs)).hexdigest()}
     if weights:
-        st = os.path.join(weights, "model.safetensors") if os.path.isdir(weights) else weights
-        out["weights_sha256"] = _sha256_file(st)
-        cj = os.path.join(os.path.dirname(os.path.abspath(st)), "config.json")
-        if os.path.isfile(cj):
-            out["config_sha256"] = _sha256_file(cj)
+        from .weights import checkpoint_files
+        files = checkpoint_files(weights)
+        st = [f for f in files if not f.endswith("config.json")]
+        # one file: its hash (as before); shards: the hash of their hashes in index order
+        out["weights_sha256"] = (_sha256_file(st[0]) if len(st) == 1 else
+                                 hashlib.sha256("".join(_sha256_file(f) for f in st).encode()).hexdigest())
+        cj = [f for f in files if f.endswith("config.json")]
+        if cj:
+            out["config_sha256"] = _sha256_file(cj[0])
     return out
 
 

@@ -118,15 +118,7 @@ def _read_raw(path, header, start):
 
 
 def _config_from_json(path, tensors):
-    try:
-        with open(path, encoding="utf-8") as f:
-            cj = json.load(f)
-    except OSError as e:
-        raise WeightsError(f"cannot read {path}: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise WeightsError(f"{path}: not valid JSON ({e.msg})") from None
-    if not isinstance(cj, dict):
-        raise WeightsError(f"{path}: must be a JSON object of GPT-2 config fields, not a {type(cj).__name__}")
+    cj = read_json_object(path, "a GPT-2 config.json")
     act = cj.get("activation_function", "gelu_new")
     if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
         raise WeightsError(f"{path}: activation_function {act!r} is not GPT-2's tanh GELU")
@@ -212,45 +204,25 @@ def load_gpt2(path, config=None):
     if os.path.isdir(path):
         st = os.path.join(path, "model.safetensors")
         if not os.path.isfile(st):
-            raise WeightsError(f"{path}: directory has no model.safetensors")
+            if not os.path.isfile(os.path.join(path, INDEX)):
+                raise WeightsError(f"{path}: directory has no model.safetensors or {INDEX}")
+            st = None
         cj = os.path.join(path, "config.json")
         cfg_json = cj if os.path.isfile(cj) else None
     else:
-        st = path
+        st = None if path.endswith(".index.json") else path
         cj = os.path.join(os.path.dirname(os.path.abspath(path)), "config.json")
         cfg_json = cj if os.path.isfile(cj) else None
-    tensors = normalize_names(_read_safetensors(st), st)
+    raw, st = read_checkpoint(st or path)   # st None: a sharded checkpoint
+    tensors = normalize_names(raw, st)
     hint = CONFIGS.get(config) if isinstance(config, str) else config
     cfg = _config_from_json(cfg_json, tensors) if cfg_json else _infer_config(tensors, hint)
-    shapes = param_shapes(cfg)
-    params = {}
-    rounded = []
-    for k, shape in shapes.items():
-        if k not in tensors:
-            raise WeightsError(f"{st}: missing parameter {k} for {cfg.n_layer} layers")
-        a = tensors[k]
-        if a.dtype.kind != "f":
-            raise WeightsError(f"{st}: parameter {k} has non-float dtype {a.dtype}")
-        if tuple(a.shape) != shape:
-            raise WeightsError(f"{st}: parameter {k} has shape {tuple(a.shape)}, expected {shape}"
-                               + (" (config.json and tensors disagree)" if cfg_json else ""))
-        bad = int(a.size - np.count_nonzero(np.isfinite(a)))
-        if bad:  # would run to all-NaN logits and a meaningless "same top-1"
-            raise WeightsError(f"{st}: parameter {k} has {bad} NaN or infinite values")
-        if a.dtype == np.float64:
-            f = a.astype(np.float32)
-            if not np.isfinite(f).all():
-                raise WeightsError(f"{st}: parameter {k} overflows float32")
-            if not np.array_equal(f, a):
-                rounded.append(k)
-        params[k] = np.ascontiguousarray(a, dtype=np.float32)
-    extra = sorted(set(tensors) - set(shapes))
-    if extra:
-        raise WeightsError(f"{st}: unexpected parameter {extra[0]} ({len(extra)} unexpected)")
+    params, notes = check_float_params(tensors, param_shapes(cfg), st,
+                                       " (config.json and tensors disagree)" if cfg_json else "",
+                                       f" for {cfg.n_layer} layers")
     m = GPT2(cfg, params, source=os.path.abspath(path))
-    if rounded:
-        m.weight_notes = [f"{len(rounded)} float64 parameter(s) rounded to float32 once "
-                          f"(e.g. {rounded[0]})"]
+    if notes:
+        m.weight_notes = notes
     return m
 
 
@@ -271,4 +243,134 @@ def write_config_json(cfg, path):
                    "activation_function": "gelu_new"}, f, indent=1))
 
 
-__all__ = ["load_gpt2", "save_gpt2", "write_config_json", "normalize_names", "dataclasses"]
+# -- sharded checkpoints and parameter checks (shared by GPT-2 and BERT) ----------------
+#: the index of a sharded safetensors checkpoint (HF `save_pretrained` with max_shard_size)
+INDEX = "model.safetensors.index.json"
+
+
+def read_checkpoint(path):
+    """(name -> array, where) from a `.safetensors` file, a `model.safetensors.index.json`,
+    or a directory holding model.safetensors (preferred) or the index."""
+    if os.path.isdir(path):
+        st, ix = os.path.join(path, "model.safetensors"), os.path.join(path, INDEX)
+        if os.path.isfile(st):
+            return _read_safetensors(st), st
+        if os.path.isfile(ix):
+            return read_sharded(ix), ix
+        raise WeightsError(f"{path}: directory has no model.safetensors or {INDEX}")
+    if path.endswith(".index.json"):
+        return read_sharded(path), path
+    return _read_safetensors(path), path
+
+
+def read_json_object(path, what):
+    """A checkpoint's JSON file that must hold an object (config.json, an index); one-line errors."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            obj = json.load(f)
+    except OSError as e:
+        raise WeightsError(f"cannot read {path}: {e.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise WeightsError(f"{path}: not valid JSON ({getattr(e, 'msg', e)})") from None
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{path}: {what} must be a JSON object, not a {type(obj).__name__}")
+    return obj
+
+
+def _load_index(path):
+    ix = read_json_object(path, "a sharded-checkpoint index")
+    bad = sorted(set(ix) - {"metadata", "weight_map"})
+    if bad:
+        raise WeightsError(f"{path}: unknown field {bad[0]!r} (an index has metadata and weight_map)")
+    meta = ix.get("metadata", {})
+    if not isinstance(meta, dict):
+        raise WeightsError(f"{path}: metadata must be an object, got {meta!r}")
+    ts = meta.get("total_size", 0)
+    if type(ts) is not int or ts < 0:
+        raise WeightsError(f"{path}: metadata.total_size must be a non-negative integer, got {ts!r}")
+    wm = ix.get("weight_map")
+    if not isinstance(wm, dict) or not wm:
+        raise WeightsError(f"{path}: weight_map must be a non-empty object of tensor name -> shard file")
+    for name, shard in wm.items():
+        # a shard is a file beside the index: no directories, no way out of it
+        if (not isinstance(shard, str) or not shard.endswith(".safetensors") or shard != os.path.basename(shard)
+                or shard.startswith(".") or "\\" in shard):
+            raise WeightsError(f"{path}: weight_map[{name!r}] = {shard!r} is not a .safetensors file "
+                               f"name beside the index")
+    return wm
+
+
+def read_sharded(index_path):
+    """name -> array from every shard a `model.safetensors.index.json` lists. The
+    index is checked against the shards: every tensor it maps is in its shard, and
+    every tensor of a shard is mapped to that shard (a one-line error otherwise)."""
+    wm = _load_index(index_path)
+    where = os.path.dirname(os.path.abspath(index_path))
+    shards = list(dict.fromkeys(wm.values()))
+    for shard in shards:   # every shard there before any is read
+        if not os.path.isfile(os.path.join(where, shard)):
+            first = next(k for k, v in wm.items() if v == shard)
+            raise WeightsError(f"{index_path}: shard {shard} (holding {first}) is missing")
+    out = {}
+    for shard in shards:
+        sp = os.path.join(where, shard)
+        tensors = _read_safetensors(sp)
+        for name in tensors:
+            if wm.get(name) != shard:
+                raise WeightsError(f"{sp}: tensor {name} is not mapped to this shard by the index"
+                                   + (f" (the index says {wm[name]})" if name in wm else ""))
+            out[name] = tensors[name]
+        missing = [k for k, v in wm.items() if v == shard and k not in tensors]
+        if missing:
+            raise WeightsError(f"{sp}: tensor {missing[0]} listed in the index is not in the shard "
+                               f"({len(missing)} missing)")
+    return out
+
+
+def check_float_params(tensors, shapes, where, shape_hint="", missing_hint=""):
+    """(params, notes): the float32 parameters `shapes` names, each checked (present,
+    float, that shape, finite); float16/bfloat16 widen exactly, float64 rounds to
+    float32 once (noted). A tensor `shapes` does not name is an error."""
+    params, rounded = {}, []
+    for k, shape in shapes.items():
+        if k not in tensors:
+            raise WeightsError(f"{where}: missing parameter {k}{missing_hint}")
+        a = tensors[k]
+        if a.dtype.kind != "f":
+            raise WeightsError(f"{where}: parameter {k} has non-float dtype {a.dtype}")
+        if tuple(a.shape) != shape:
+            raise WeightsError(f"{where}: parameter {k} has shape {tuple(a.shape)}, expected {shape}{shape_hint}")
+        bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+        if bad:  # would run to all-NaN outputs and a meaningless "same decision"
+            raise WeightsError(f"{where}: parameter {k} has {bad} NaN or infinite values")
+        if a.dtype == np.float64:
+            f = a.astype(np.float32)
+            if not np.isfinite(f).all():
+                raise WeightsError(f"{where}: parameter {k} overflows float32")
+            if not np.array_equal(f, a):
+                rounded.append(k)
+        params[k] = np.ascontiguousarray(a, dtype=np.float32)
+    extra = sorted(set(tensors) - set(shapes))
+    if extra:
+        raise WeightsError(f"{where}: unexpected parameter {extra[0]} ({len(extra)} unexpected)")
+    notes = [f"{len(rounded)} float64 parameter(s) rounded to float32 once (e.g. {rounded[0]})"] if rounded else []
+    return params, notes
+
+
+def checkpoint_files(path):
+    """The files a checkpoint path reads (for hashing): the safetensors file, or the
+    index and its shards, plus config.json beside them."""
+    if os.path.isdir(path):
+        st = os.path.join(path, "model.safetensors")
+        path = st if os.path.isfile(st) else os.path.join(path, INDEX)
+    files = [path]
+    if path.endswith(".index.json") and os.path.isfile(path):
+        files += [os.path.join(os.path.dirname(os.path.abspath(path)), s)
+                  for s in dict.fromkeys(_load_index(path).values())]
+    cj = os.path.join(os.path.dirname(os.path.abspath(path)), "config.json")
+    return files + ([cj] if os.path.isfile(cj) else [])
+
+
+
+__all__ = ["load_gpt2", "save_gpt2", "write_config_json", "normalize_names", "read_checkpoint", "read_sharded",
+           "check_float_params", "checkpoint_files", "dataclasses"]

@@ -5,8 +5,6 @@ arguments; plus Hypothesis fuzzing over CLI option values and corrupted files
 (fixed seed, small example counts: the `ci` profile of conftest.py)."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import struct
@@ -18,19 +16,7 @@ from hypothesis import strategies as st
 
 import fpsem
 import fpsem.ops as ops
-from fpsem.cli import main
-
-
-def cli(*argv):
-    """(exit code, stdout, stderr) of fpsem in-process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as e:
-            code = e.code or 0
-    return code, out.getvalue(), err.getvalue()
+from _cli import cli
 
 
 def assert_user_error(code, err, *needles):
