@@ -67,3 +67,45 @@ def test_run_takes_domain_options_like_envelope(capsys):
     assert json.loads(out)["domains"] == ["ieee32(rounding=rtz, ftz=True)", "float32"]
     code, out, err = cli(capsys, "run", "mlp", "-d", "ieee32:bogus", "-r", "none")
     assert code == 2 and "options are key=value" in err
+
+
+def _env():
+    return fpsem.envelope("mlp", domain=["ieee32", "float32"])
+
+
+def test_envelope_table_shows_itself_in_a_plain_repl():
+    env = _env()
+    t = env.table()
+    for text in (repr(t), str(t), str(env)):
+        assert "rich.table.Table object" not in text
+        assert "fc0" in text and "max ulp" in text and "[red]" not in text
+    assert "float32 vs exact" in str(env) and env.summary() in str(env)
+    from fpsem.console import render_text
+    assert "worst node by ulp" in render_text(env)  # rich protocol: console.print(env)
+
+
+def test_envelope_plot_one_panel_per_domain_limits_from_the_data():
+    plt = pytest.importorskip("matplotlib.pyplot")
+    import numpy as np
+    env = _env()
+    # a bit-exact node (zero error) must not drag the log axis down to 1e-300
+    s = env.node("act0", "ieee32")
+    s.max_abs, s.max_ulp = 0.0, 0.0
+    fig = env._figure(plt)
+    try:
+        left = [ax for ax in fig.axes if ax.get_ylabel() == "absolute error"]
+        right = [ax for ax in fig.axes if ax.get_ylabel() == "ulp"]
+        assert len(left) == len(right) == 2
+        for ax, dom in zip(left, env.domains):
+            assert ax.get_title().startswith(dom)
+            ys = np.concatenate([ln.get_ydata() for ln in ax.get_lines()]).astype(float)
+            ys = ys[np.isfinite(ys)]
+            assert (ys > 0).all()
+            lo, hi = ax.get_ylim()
+            assert lo >= ys.min() / 10 and hi <= ys.max() * 10
+        assert "1 bit-exact" in left[0].get_title()
+        ulps = np.asarray(right[0].get_lines()[0].get_ydata(), dtype=float)
+        want = [env.node(n, "ieee32").max_ulp for n in env.nodes]
+        assert np.array_equal(np.nan_to_num(ulps), [w if w > 0 else 0 for w in want])
+    finally:
+        plt.close(fig)
