@@ -70,6 +70,8 @@ class AuditResult:
     seconds: float = 0.0
     #: outputs left out of the bit hashes (unspecified native order; see _hashable)
     unhashed: int = 0
+    #: sha256 of the input files (the baseline compared against)
+    inputs: dict = field(default_factory=dict)
 
     @property
     def findings(self):
@@ -86,9 +88,9 @@ class AuditResult:
         return out
 
     def to_dict(self):
-        import fpsem
+        from fpsem.io import json_header
         return {
-            "schema": "fpsem.audit/1", "fpsem_version": fpsem.__version__,
+            **json_header("audit", self.inputs),
             "suite": self.suite, "domains": self.domains, "seconds": round(self.seconds, 3),
             "counts": self.counts(), "ok": self.ok,
             "findings": [f"{c.name}: {c.message}" for c in self.findings],
@@ -98,8 +100,9 @@ class AuditResult:
         }
 
     def to_json(self, path):
-        from fpsem.io import write_json
-        write_json(path, self.to_dict())
+        """Write the report ('-': stdout; a path: atomically)."""
+        from fpsem.io import emit_json
+        emit_json(path, self.to_dict())
 
     def to_junit(self, path):
         import xml.etree.ElementTree as ET
@@ -171,24 +174,27 @@ def _blas():
 def audit_domains(names=None):
     """(float domains {label: D}, references {name: D}, notes) for the requested names
     (default: every available domain)."""
+    from fpsem.registry import domain_from_spec
     if names is None:
         names = list(DOMAINS)
     names = [n.strip() for n in names if n.strip()]
-    for n in names:
+    for spec in names:
+        n = spec.partition(":")[0].strip()
         if n not in DOMAINS:
             raise UnknownDomain(f"--domains: unknown domain {n!r}; known: {', '.join(DOMAINS)}")
     floats, refs, notes = {}, {}, []
-    for n in names:
+    for spec in names:
+        n = spec.partition(":")[0].strip()  # 'ieee32:rounding=rtz': options as in `fpsem run -d`
         ok, why = availability(n)
         if not ok:
             notes.append(f"domain {n} not audited: {why}")
             continue
-        D = make_domain(n)
+        D = domain_from_spec(spec)
         if n in REF_NAMES:
             refs[n] = D
             continue
         variants = [D]
-        if n in ("float32", "ieee32") and str(D.acc) != "sequential":
+        if spec == n and n in ("float32", "ieee32") and str(D.acc) != "sequential":
             variants.append(make_domain(n, acc="sequential"))
         for v in variants:
             floats[v.label] = v

@@ -347,6 +347,8 @@ class Envelope:
         self.notes = notes
         #: bits of a ball reference's midpoints (None for other references)
         self.reference_bits = None
+        #: sha256 of what the envelope was computed from (the model's input arrays)
+        self.inputs = {}
 
     # -- queries -----------------------------------------------------------------
     @property
@@ -436,10 +438,12 @@ class Envelope:
 
     # -- output ---------------------------------------------------------------------
     def to_dict(self):
+        from fpsem.io import json_header
         dec = None
         if self._decision_data is not None:
             dec = self.decision().to_dict()
         return {
+            **json_header("envelope", self.inputs),
             "model": self.model,
             "domains": self.domains,
             "reference": self.reference,
@@ -949,6 +953,11 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
     env = Envelope(spec.name, [D.label for D in Ds], R.label, rkind, nodes, stats, divergences,
                    tensors, ref_kept, decision_data, timings, notes)
     env.reference_bits = getattr(R, "prec", None) if R.name == "ball" else None
+    try:
+        from fpsem.io import arrays_sha256
+        env.inputs = {"inputs_sha256": arrays_sha256(spec.inputs)}
+    except (TypeError, ValueError):  # inputs that are not arrays (a callable's own objects)
+        env.inputs = {}
     return env
 
 

@@ -45,3 +45,21 @@ def text_table(*args, **kw):
         __repr__ = __str__
 
     return TextTable(*args, **kw)
+
+
+def json_option(param="json_out", what="the report"):
+    """The one `--json` option of every command: `--json FILE` writes FILE
+    atomically (checked before the work starts); `--json -` or a bare `--json`
+    writes to stdout, and then only the JSON goes there (tables and notes go to
+    stderr)."""
+    import click
+    return click.option("--json", param, metavar="FILE", is_flag=False, flag_value="-", default=None,
+                        help=f"write {what} as JSON to FILE ('-' or no FILE: stdout, then nothing else goes there)")
+
+
+def check_json_out(path):
+    """Validate a --json target before the work: '-' (stdout) or a writable file."""
+    if path != "-":
+        from .io import check_output_path
+        check_output_path(path, "--json")
+    return path

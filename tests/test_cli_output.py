@@ -109,3 +109,53 @@ def test_envelope_plot_one_panel_per_domain_limits_from_the_data():
         assert np.array_equal(np.nan_to_num(ulps), [w if w > 0 else 0 for w in want])
     finally:
         plt.close(fig)
+
+
+_SWEEP = ('[model]\nname = "gpt2"\nconfig = { n_layer = 1, n_embd = 16, n_head = 2, n_positions = 32 }\n'
+          '[inputs]\nkind = "token_ids"\nids = [[1, 2]]\n'
+          '[[domains]]\nname = "float32"\nacc = "pairwise"\n[run]\nplot = false\n')
+
+# every command that writes JSON, with cheap arguments (tmp: a directory for its other files)
+_JSON_CMDS = {
+    "run": lambda tmp: ["run", "mlp", "-d", "float32", "-r", "none", "--no-progress"],
+    "envelope": lambda tmp: ["envelope", "mlp", "--no-apriori"],
+    "audit": lambda tmp: ["audit", "--no-models", "--suite", "quick", "--domains", "float64"],
+    "bestiary": lambda tmp: ["bestiary"],
+    "sweep": lambda tmp: ["sweep", str(tmp / "s.toml"), "--out", str(tmp / "o"), "--serial"],
+    "verify": lambda tmp: ["verify", "log", "--range", "0x3f800000:0x3f800100", "--modes", "rne", "--serial"],
+    "domains": lambda tmp: ["domains"],
+    "ops": lambda tmp: ["ops", "softmax"],
+    "models": lambda tmp: ["models"],
+}
+
+
+@pytest.mark.parametrize("cmd", list(_JSON_CMDS))
+def test_one_json_convention(capsys, tmp_path, cmd):
+    """Every command: a bare `--json` (or `--json -`) prints only JSON on stdout;
+    `--json FILE` writes the same document to FILE; each starts with the schema,
+    the fpsem version and the inputs' hashes; a bad FILE fails before the work."""
+    (tmp_path / "s.toml").write_text(_SWEEP)
+    argv = _JSON_CMDS[cmd](tmp_path)
+    code, out, err = cli(capsys, *argv, "--json")
+    assert code == 0, err
+    doc = json.loads(out)  # nothing but the JSON on stdout
+    assert list(doc)[:3] == ["schema", "fpsem_version", "inputs"] or cmd == "sweep"  # sweep sorts its keys
+    assert doc["schema"] == f"fpsem.{cmd}/1" and doc["fpsem_version"] == fpsem.__version__
+    assert isinstance(doc["inputs"], dict)
+    if cmd in ("run", "envelope"):
+        assert len(doc["inputs"]["inputs_sha256"]) == 64
+    if cmd == "sweep":
+        assert len(doc["inputs"]["spec_sha256"]) == 64 and doc["inputs"]["spec_hash"] == doc["spec_hash"]
+    f = tmp_path / "r.json"
+    code, out2, err = cli(capsys, *argv, "--json", str(f))
+    assert code == 0, err
+    assert json.loads(f.read_text())["schema"] == doc["schema"]
+    code, out3, err = cli(capsys, *argv, "--json", str(tmp_path / "no" / "r.json"))
+    assert code == 2 and err.startswith("fpsem: error: --json: directory") and err.count("\n") == 1
+
+
+def test_run_and_envelope_hash_the_same_inputs(capsys):
+    code, out, err = cli(capsys, "run", "mlp", "-d", "float32", "--no-progress", "--json", "-")
+    a = json.loads(out)["inputs"]["inputs_sha256"]
+    code, out, err = cli(capsys, "envelope", "mlp", "--no-apriori", "--json", "-")
+    assert json.loads(out)["inputs"]["inputs_sha256"] == a
