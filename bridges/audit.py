@@ -404,6 +404,20 @@ def _expected_cr(prim, raw, fmt, rounding):
         return {"nan": float("nan"), "+inf": math.inf, "-inf": -math.inf}[y]
     negz = _zero_sign(prim, raw, rounding) if y == 0 else False
     r = formats.round_fraction(y, fmt, rounding, negative_zero=negz)
+    if prim in _MP_PRIMS and y != 0:
+        # y is a 200-bit approximation: a directed rounding of it can be wrong where the
+        # real value lies within 2^-200 of a float (sin(1e-30) rounded toward zero is the
+        # float below 1e-30, but the 200-bit sin is 1e-30 itself). Ziv: more bits until
+        # both ends of the approximation's error interval round alike.
+        for prec in (200, 400, 1600):
+            if prec > 200:
+                y = _mp_value(prim, xs, prec)
+            e = abs(y) / Fraction(2) ** (prec - 8)  # mpmath's error: a few ulps at prec bits
+            r = formats.round_fraction(y - e, fmt, rounding)
+            if r.bits == formats.round_fraction(y + e, fmt, rounding).bits:
+                break
+        else:  # an exact result (sqrt of a square, exp2 of an integer)
+            r = formats.round_fraction(y, fmt, rounding)
     v = formats.decode(r.bits, fmt)
     if isinstance(v, float):
         return v
