@@ -48,7 +48,7 @@ def _names(s, option):
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
               help="compare the bit hashes of every audited output with this baseline")
 @click.option("--update-baseline", "update", type=click.Path(dir_okay=False), default=None, is_flag=False,
-              flag_value="", help="write the hashes of this run as a baseline (to FILE, or to --baseline)")
+              flag_value="", help="write the hashes of this run as a baseline (to FILE, or to --baseline), its values to FILE.values.npz")
 @click.option("--no-models", is_flag=True, help="skip the zoo models")
 @click.option("-q", "--quiet", is_flag=True, help="print only the summary line and the findings")
 @click.pass_context
@@ -75,7 +75,8 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
     names = _names(domains, "--domains")
     with _status("auditing", quiet) as st:
         tick = (lambda m: st.update(f"auditing: {escape(m)}")) if st is not None else None
-        res = run_audit(suite=suite, domains=names, baseline=base, models=not no_models, progress=tick)
+        res = run_audit(suite=suite, domains=names, baseline=base, models=not no_models, progress=tick,
+                        keep_values=bool(target or base is not None))
     if base is not None:
         from fpsem.io import sha256_file
         res.inputs["baseline_sha256"] = sha256_file(baseline)

@@ -684,7 +684,8 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="auto", *, co
     reference: "auto" (default: "exact" for rational models, else "ball" with its
     precision chosen by `auto_precision`), "ball" / "ball:prec=N", "interval"
     (rigorous, fast, loose on deep nets), "exact", or a float domain
-    (observations only). keep: node names whose full tensors are kept.
+    (observations only). keep: node names whose full tensors are kept ("all": every
+    node's, of every float domain; not the reference's).
     compare: extra float domains for bit comparison ("auto": the domain whose
     bits the primary promises to match, e.g. float32 with the same order for ieee32).
     acc: accumulation order given to every float domain that takes one.
@@ -857,7 +858,8 @@ def _sampled_mid_rad(D, x, sample):
 def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
     rkind = reference_kind(R)
     double = any(D.format.p > 30 for D in Ds) and rkind == "enclosure"
-    keep = set(keep or ())
+    keep_all = keep == "all"
+    keep = set() if keep_all else set(keep or ())
     timings = {}
     notes = list(spec.notes)
 
@@ -904,7 +906,7 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
             s = node_stats(name, index[name], D, f, ref, R.label, ap)
             st_d[name] = s
             h_d[name] = s.hash
-            if name in keep:
+            if keep_all or name in keep:
                 tensors[(D.label, name)] = f.copy()
             if name == dnode:
                 lo, hi = _float_bounds(f, ref) if ref.rigorous else (f, f)
