@@ -133,9 +133,9 @@ def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_o
     with _status(f"envelope of {escape(model)}") as st:
         steps = [0]
 
-        def tick(*_):
+        def tick(label=""):
             steps[0] += 1
-            st.update(f"envelope of {escape(model)}: {steps[0]} steps")
+            st.update(f"envelope of {escape(model)}: {steps[0]} steps" + (f" ({escape(label)})" if label else ""))
         env = run_domains(model, None, names, reference, config=config, acc=acc, compare=cmp,
                           apriori=not no_apriori, progress=tick if st is not None else None)
     con = make_console(stderr=json_out == "-")
