@@ -104,6 +104,8 @@ def load_spec(path):
             raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise SweepError(f"sweep spec {path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise SweepError(f"sweep spec {path}: not UTF-8 text (byte {e.start})") from None
     return normalize(raw, os.path.dirname(os.path.abspath(path)))
 
 

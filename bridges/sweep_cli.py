@@ -112,7 +112,7 @@ def sweep_cmd(spec_path, out, workers, scheduler, serial, no_plot, json_out):
 @click.option("--range", "enc_range", default=None, metavar="LO:HI",
               help="encodings LO (inclusive) to HI (exclusive), decimal or 0x hex; default all 2**32")
 @click.option("--sample", type=int, default=None, metavar="N", help="N seeded random encodings of the range")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of --sample and the audit")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="seed of --sample and the audit")
 @click.option("--chunk", type=int, default=1 << 24, show_default=True, help="encodings per task")
 @_engine_options
 @json_option("json_out", "the result")

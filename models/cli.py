@@ -537,13 +537,7 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
                 raise FpsemError(f"--json: cannot write {json_out}: {e.strerror}") from None
 
 
-def _sha256_file(path):
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from fpsem.io import sha256_file as _sha256_file  # noqa: E402
 
 
 def _input_hashes(weights, inputs):
