@@ -79,6 +79,39 @@ def ulp(y, fmt):
     return np.ldexp(1.0, (E - fmt.p + 1).astype(np.int32))
 
 
+def ulp_distance(a, b, fmt):
+    """How many values of format `fmt` lie between a and b, counting one end
+    (0 for equal values, 1 for neighbours; +0 and -0 are 0 apart): elementwise,
+    a float64 array. inf counts as one past the largest finite value; NaN gives NaN.
+    a and b must be values of `fmt` (the float64 images of its numbers)."""
+    if fmt.p >= 53:  # binary64: the bit pattern, read as an integer, is the position
+        a, b = (np.asarray(v, dtype=np.float64) for v in (a, b))
+        pa, pb = (np.where(v.view(np.int64) < 0, -(v.view(np.int64) & np.int64(0x7FFFFFFFFFFFFFFF)),
+                           v.view(np.int64)) for v in (a, b))
+        same = (pa >= 0) == (pb >= 0)
+        with np.errstate(over="ignore"):
+            d = np.where(same, np.abs(pa - pb).astype(np.float64),  # exact in int64 for one sign
+                         np.abs(pa.astype(np.float64)) + np.abs(pb.astype(np.float64)))
+        return np.where(np.isnan(a) | np.isnan(b), np.nan, d)
+    return np.abs(_ordinal(a, fmt) - _ordinal(b, fmt))
+
+
+def _ordinal(x, fmt):
+    """The signed position of each value of a format narrower than binary64 in the
+    ordered list of its numbers (exact in float64: fewer than 2^53 of them)."""
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(np.where(np.isfinite(x), x, 0.0))
+    with np.errstate(invalid="ignore"):
+        _, e = np.frexp(np.where(a > 0, a, 1.0))
+    E = np.maximum(e.astype(np.int64) - 1, fmt.emin)
+    # (E - emin) binades of 2^(p-1) values each below, then the position within E's binade
+    pos = (E - fmt.emin) * 2.0 ** (fmt.p - 1) + np.ldexp(a, (fmt.p - 1 - E).astype(np.int32))
+    pos = np.where(a > 0, pos, 0.0)
+    top = (fmt.emax - fmt.emin + 2) * 2.0 ** (fmt.p - 1)  # inf: one past the largest finite
+    pos = np.where(np.isinf(x), top, pos)
+    return np.where(np.isnan(x), np.nan, np.copysign(pos, np.where(np.signbit(x), -1.0, 1.0)))
+
+
 def ulp_lower(lo, hi, fmt):
     """A lower bound of ulp(x) for every x in [lo, hi] (the ulp of the smallest magnitude)."""
     lo = np.asarray(lo, dtype=np.float64)

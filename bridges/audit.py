@@ -70,6 +70,12 @@ class AuditResult:
     seconds: float = 0.0
     #: outputs left out of the bit hashes (unspecified native order; see _hashable)
     unhashed: int = 0
+    #: sha256 of the input files (the baseline compared against)
+    inputs: dict = field(default_factory=dict)
+    #: name -> (values, Format) of every hashed float output, kept when a baseline is
+    #: written or compared (a drift then says how many elements moved, by how many ulps)
+    values: dict = field(default_factory=dict)
+    keep_values: bool = False
 
     @property
     def findings(self):
@@ -86,9 +92,9 @@ class AuditResult:
         return out
 
     def to_dict(self):
-        import fpsem
+        from fpsem.io import json_header
         return {
-            "schema": "fpsem.audit/1", "fpsem_version": fpsem.__version__,
+            **json_header("audit", self.inputs),
             "suite": self.suite, "domains": self.domains, "seconds": round(self.seconds, 3),
             "counts": self.counts(), "ok": self.ok,
             "findings": [f"{c.name}: {c.message}" for c in self.findings],
@@ -98,8 +104,9 @@ class AuditResult:
         }
 
     def to_json(self, path):
-        from fpsem.io import write_json
-        write_json(path, self.to_dict())
+        """Write the report ('-': stdout; a path: atomically)."""
+        from fpsem.io import emit_json
+        emit_json(path, self.to_dict())
 
     def to_junit(self, path):
         import xml.etree.ElementTree as ET
@@ -171,24 +178,27 @@ def _blas():
 def audit_domains(names=None):
     """(float domains {label: D}, references {name: D}, notes) for the requested names
     (default: every available domain)."""
+    from fpsem.registry import domain_from_spec
     if names is None:
         names = list(DOMAINS)
     names = [n.strip() for n in names if n.strip()]
-    for n in names:
+    for spec in names:
+        n = spec.partition(":")[0].strip()
         if n not in DOMAINS:
             raise UnknownDomain(f"--domains: unknown domain {n!r}; known: {', '.join(DOMAINS)}")
     floats, refs, notes = {}, {}, []
-    for n in names:
+    for spec in names:
+        n = spec.partition(":")[0].strip()  # 'ieee32:rounding=rtz': options as in `fpsem run -d`
         ok, why = availability(n)
         if not ok:
             notes.append(f"domain {n} not audited: {why}")
             continue
-        D = make_domain(n)
+        D = domain_from_spec(spec)
         if n in REF_NAMES:
             refs[n] = D
             continue
         variants = [D]
-        if n in ("float32", "ieee32") and str(D.acc) != "sequential":
+        if spec == n and n in ("float32", "ieee32") and str(D.acc) != "sequential":
             variants.append(make_domain(n, acc="sequential"))
         for v in variants:
             floats[v.label] = v
@@ -398,6 +408,20 @@ def _expected_cr(prim, raw, fmt, rounding):
         return {"nan": float("nan"), "+inf": math.inf, "-inf": -math.inf}[y]
     negz = _zero_sign(prim, raw, rounding) if y == 0 else False
     r = formats.round_fraction(y, fmt, rounding, negative_zero=negz)
+    if prim in _MP_PRIMS and y != 0:
+        # y is a 200-bit approximation: a directed rounding of it can be wrong where the
+        # real value lies within 2^-200 of a float (sin(1e-30) rounded toward zero is the
+        # float below 1e-30, but the 200-bit sin is 1e-30 itself). Ziv: more bits until
+        # both ends of the approximation's error interval round alike.
+        for prec in (200, 400, 1600):
+            if prec > 200:
+                y = _mp_value(prim, xs, prec)
+            e = abs(y) / Fraction(2) ** (prec - 8)  # mpmath's error: a few ulps at prec bits
+            r = formats.round_fraction(y - e, fmt, rounding)
+            if r.bits == formats.round_fraction(y + e, fmt, rounding).bits:
+                break
+        else:  # an exact result (sqrt of a square, exp2 of an integer)
+            r = formats.round_fraction(y, fmt, rounding)
     v = formats.decode(r.bits, fmt)
     if isinstance(v, float):
         return v
@@ -584,16 +608,20 @@ def _is_user_error(e):
 
 
 # -- the audit --------------------------------------------------------------------------
-def run_audit(suite="quick", domains=None, baseline=None, models=True, progress=None) -> AuditResult:
-    """Run the suite; `baseline` a dict name -> hash (or None)."""
+def run_audit(suite="quick", domains=None, baseline=None, models=True, progress=None,
+              keep_values=None) -> AuditResult:
+    """Run the suite; `baseline` a dict name -> hash (or None; see load_baseline).
+    keep_values: keep the hashed float outputs in res.values (default: when a
+    baseline is given; write_baseline stores them beside the hashes)."""
     with np.errstate(all="ignore"):
-        return _run_audit(suite, domains, baseline, models, progress)
+        return _run_audit(suite, domains, baseline, models, progress,
+                          baseline is not None if keep_values is None else keep_values)
 
 
-def _run_audit(suite, domains, baseline, models, progress):
+def _run_audit(suite, domains, baseline, models, progress, keep_values=False):
     t0 = time.perf_counter()
     floats, refs, notes = audit_domains(domains)
-    res = AuditResult(suite=suite, domains=list(floats) + list(refs), notes=notes)
+    res = AuditResult(suite=suite, domains=list(floats) + list(refs), notes=notes, keep_values=keep_values)
     if not floats and not refs:
         raise FpsemError("no available domain to audit")
     pairs = bit_pairs(floats)
@@ -627,8 +655,11 @@ def _run_audit(suite, domains, baseline, models, progress):
                 continue
             outs[label], images[label] = (out, vals), imgs
             if _hashable(D, case_prims(case)):
-                for i, (_, h) in enumerate(imgs):
-                    res.hashes[f"{case.name}@{label}" + (f"/{i}" if len(imgs) > 1 else "")] = h
+                for i, (f, h) in enumerate(imgs):
+                    key = f"{case.name}@{label}" + (f"/{i}" if len(imgs) > 1 else "")
+                    res.hashes[key] = h
+                    if keep_values and D.is_float and D.format is not None:
+                        res.values[key] = (_compact_values(f, D.format), D.format)
             else:
                 res.unhashed += 1
             # (2) declared bounds
@@ -719,7 +750,7 @@ def _audit_model(res, name, config, floats, refs, pairs):
     mname = f"model:{name}/{config}"
     try:
         env = run_domains(name, None, [floats[lb] for lb in labels], ref, config=config, compare=[],
-                          decision="auto")
+                          decision="auto", keep="all" if res.keep_values else ())
     except Exception as e:  # noqa: BLE001
         reraise_interrupt(e)
         st = "skip" if _is_user_error(e) else "fail"
@@ -733,6 +764,9 @@ def _audit_model(res, name, config, floats, refs, pairs):
         for s in env.stats(lb):
             if hashable:
                 res.hashes[f"{mname}:{s.name}@{lb}"] = s.hash
+                f = env.tensors.pop((lb, s.name), None)
+                if f is not None:
+                    res.values[f"{mname}:{s.name}@{lb}"] = (_compact_values(f, floats[lb].format), floats[lb].format)
             else:
                 res.unhashed += 1
             if s.apriori_ratio is not None:
@@ -821,6 +855,42 @@ def _model_enclosure(res, name, config, I, E, mname):
 
 
 # -- baselines -------------------------------------------------------------------------
+class Baseline(dict):
+    """name -> sha256 of a recorded baseline, plus where its values are (`values_path`,
+    `values_sha256`: a compressed .npz beside the JSON; None for hash-only baselines)."""
+    values_path = None
+    values_sha256 = None
+    _values = None
+
+    def values(self):
+        """name -> recorded float64 values, or None with the reason (a string)."""
+        if self._values is not None:
+            return self._values
+        if self.values_path is None:
+            return None, "the baseline records hashes only"
+        from fpsem.io import sha256_file
+        try:
+            if sha256_file(self.values_path) != self.values_sha256:
+                return None, f"{os.path.basename(self.values_path)} does not match the baseline (rewritten since?)"
+            with np.load(self.values_path, allow_pickle=False) as z:
+                index = json.loads(str(z["__index__"]))
+                self._values = ({name: z[key].astype(np.float64) for name, key in index.items()}, "")
+        except (OSError, ValueError, KeyError) as e:
+            return None, f"{os.path.basename(self.values_path)} unreadable ({type(e).__name__})"
+        return self._values
+
+
+def _compact_values(f, fmt):
+    """Values kept for drift detail: binary32 when the format's values all are (exact)."""
+    f = np.asarray(f, dtype=np.float64)
+    return f.astype(np.float32) if fmt.p <= 24 and fmt.emin >= -126 and fmt.emax <= 127 else f.copy()
+
+
+def values_file(path):
+    """The .npz that holds a baseline's values: beside it, named after it."""
+    return os.fspath(path) + ".values.npz"
+
+
 def load_baseline(path):
     try:
         with open(path) as fh:
@@ -835,27 +905,68 @@ def load_baseline(path):
     bad = next((k for k, v in hashes.items() if not isinstance(v, str)), None)
     if bad is not None:
         raise FpsemError(f"baseline {path}: hash of {bad!r} is not a string")
-    return hashes
+    base = Baseline(hashes)
+    v = data.get("values")
+    if isinstance(v, dict) and isinstance(v.get("file"), str) and isinstance(v.get("sha256"), str):
+        base.values_path = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.basename(v["file"]))
+        base.values_sha256 = v["sha256"]
+    return base
 
 
 def write_baseline(res, path):
-    import fpsem
-    data = {"fpsem_audit_baseline": 1, "fpsem_version": fpsem.__version__, "suite": res.suite,
-            "platform": res.to_dict()["platform"], "hashes": dict(sorted(res.hashes.items()))}
-    from fpsem.io import write_json
+    """The hashes as JSON at `path` and, when the run kept them, the values in
+    `values_file(path)` (compressed .npz, written first; the JSON records its sha256,
+    so a values file from another run is recognised and not used)."""
+    from fpsem.io import atomic_write, json_header, sha256_file, write_json
+    data = {**json_header("audit-baseline"), "fpsem_audit_baseline": 1, "suite": res.suite,
+            "platform": res.to_dict()["platform"]}
+    if res.values:
+        vp = values_file(path)
+        names = sorted(n for n in res.values if n in res.hashes)
+        index = {n: f"v{i}" for i, n in enumerate(names)}
+        arrays = {index[n]: res.values[n][0] for n in names}
+        arrays["__index__"] = np.array(json.dumps(index))
+        atomic_write(vp, lambda fh: np.savez_compressed(fh, **arrays), binary=True)
+        data["values"] = {"file": os.path.basename(vp), "sha256": sha256_file(vp)}
+    data["hashes"] = dict(sorted(res.hashes.items()))
     write_json(path, data)
 
 
+def drift_detail(old, new, fmt):
+    """'3 of 1,024 elements changed, by at most 2 ulp; first at (0, 5): old -> new'."""
+    from ._num import ulp_distance
+    old, new = np.asarray(old, dtype=np.float64), np.asarray(new, dtype=np.float64)
+    if old.shape != new.shape:
+        return f"shape changed: {old.shape} -> {new.shape}"
+    same = (old == new) & (np.signbit(old) == np.signbit(new)) | (np.isnan(old) & np.isnan(new))
+    n = int((~same).sum())
+    if n == 0:
+        return "values equal (only NaN payloads or the hash changed)"
+    d = ulp_distance(old[~same], new[~same], fmt)
+    fin = d[np.isfinite(d)]
+    by = (f"by at most {fin.max():.0f} ulp ({fmt.name})" if fin.size else "") + \
+         (f"{', ' if fin.size else ''}{int(np.isnan(d).sum())} to or from NaN" if np.isnan(d).any() else "")
+    w = tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(~same.ravel())[0]), old.shape))
+    return (f"{n:,} of {old.size:,} elements changed, {by}; first at {w}: "
+            f"{float(old[w])!r} -> {float(new[w])!r}")
+
+
 def compare_baseline(res, baseline):
-    """One baseline check per audited output present in both; drift is a finding."""
+    """One baseline check per audited output present in both; drift is a finding,
+    with how many elements changed and by how many ulps where the baseline kept values."""
     missing = sorted(set(baseline) - set(res.hashes))
     new = sorted(set(res.hashes) - set(baseline))
     for name in sorted(set(baseline) & set(res.hashes)):
         if baseline[name] == res.hashes[name]:
             res.checks.append(Check(f"baseline:{name}", "baseline", "pass", "bits unchanged"))
-        else:
-            res.checks.append(Check(f"baseline:{name}", "baseline", "fail",
-                                    f"bit drift: sha256 {res.hashes[name][:16]}... != baseline {baseline[name][:16]}..."))
+            continue
+        msg = f"bit drift: sha256 {res.hashes[name][:16]}... != baseline {baseline[name][:16]}..."
+        old, why = baseline.values() if isinstance(baseline, Baseline) else (None, "")
+        if old is not None and name in old and name in res.values:
+            msg = "bit drift: " + drift_detail(old[name], res.values[name][0], res.values[name][1])
+        elif why:
+            msg += f" (element counts and ulps unavailable: {why})"
+        res.checks.append(Check(f"baseline:{name}", "baseline", "fail", msg))
     if missing:
         res.notes.append(f"{len(missing)} baseline entries not audited in this run (domain unavailable?), "
                          f"e.g. {missing[0]}")

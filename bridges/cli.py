@@ -10,12 +10,15 @@ import sys
 import click
 from rich.markup import escape  # notes and names are text, not markup ("pip install 'fpsem[cuda]'")
 
-from fpsem.console import make_console
+from fpsem.console import check_json_out, json_option, make_console
 from fpsem.errors import FpsemError
 
 
 def _split(s):
-    return [x for x in (s or "").split(",") if x.strip()] or None
+    """Comma-separated domain specs, options included: 'ieee32:rounding=rtz,ftz=true,float32'
+    is two domains, spelled as in `fpsem run -d` (fpsem.registry.split_domain_specs)."""
+    from fpsem.registry import split_domain_specs
+    return split_domain_specs(s or "") or None
 
 
 def _status(text, quiet=False):
@@ -39,14 +42,13 @@ def _names(s, option):
 @click.option("--suite", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
               help="quick: one fixed-seed case per op, edge cases, tiny models; full: more seeds, orders and sizes")
 @click.option("--domains", default=None, help="comma-separated domains to audit (default: every available one)")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="write the full report as JSON ('-': stdout)")
+@json_option("json_out", "the full report")
 @click.option("--junit", "junit_out", type=click.Path(dir_okay=False), default=None,
               help="write JUnit XML (one testcase per check)")
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
               help="compare the bit hashes of every audited output with this baseline")
 @click.option("--update-baseline", "update", type=click.Path(dir_okay=False), default=None, is_flag=False,
-              flag_value="", help="write the hashes of this run as a baseline (to FILE, or to --baseline)")
+              flag_value="", help="write the hashes of this run as a baseline (to FILE, or to --baseline), its values to FILE.values.npz")
 @click.option("--no-models", is_flag=True, help="skip the zoo models")
 @click.option("-q", "--quiet", is_flag=True, help="print only the summary line and the findings")
 @click.pass_context
@@ -66,19 +68,19 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
         if not target:
             raise FpsemError("--update-baseline needs a file (or --baseline FILE)")
     # validate every output path before the run, not after it
-    if json_out != "-":
-        check_output_path(json_out, "--json")
+    check_json_out(json_out)
     check_output_path(junit_out, "--junit")
     check_output_path(target, "--update-baseline")
     base = load_baseline(baseline) if baseline and update is None else None
     names = _names(domains, "--domains")
     with _status("auditing", quiet) as st:
         tick = (lambda m: st.update(f"auditing: {escape(m)}")) if st is not None else None
-        res = run_audit(suite=suite, domains=names, baseline=base, models=not no_models, progress=tick)
-    if json_out == "-":
-        import json
-        click.echo(json.dumps(res.to_dict(), indent=1))
-    elif json_out is not None:
+        res = run_audit(suite=suite, domains=names, baseline=base, models=not no_models, progress=tick,
+                        keep_values=bool(target or base is not None))
+    if base is not None:
+        from fpsem.io import sha256_file
+        res.inputs["baseline_sha256"] = sha256_file(baseline)
+    if json_out is not None:
         res.to_json(json_out)
     if junit_out:
         res.to_junit(junit_out)
@@ -112,8 +114,7 @@ def audit_cmd(ctx, suite, domains, json_out, junit_out, baseline, update, no_mod
 @click.option("--compare", default="auto", show_default=True,
               help="extra float domains for bit comparison (comma-separated), 'auto' or 'none'")
 @click.option("--worst", "nworst", type=click.IntRange(0), default=5, show_default=True, help="list the k worst nodes by ulp")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-              help="write the envelope as JSON ('-': stdout)")
+@json_option("json_out", "the envelope")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None, help="write a PNG of error per node")
 @click.option("--no-apriori", is_flag=True, help="skip the a-priori dot bounds (faster)")
 def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_out, plot_out, no_apriori):
@@ -123,8 +124,7 @@ def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_o
 
     from .envelope import run_domains
 
-    if json_out != "-":
-        check_output_path(json_out, "--json")
+    check_json_out(json_out)
     check_output_path(plot_out, "--plot")
     if nworst < 0:
         raise FpsemError(f"--worst must be >= 0, got {nworst}")
@@ -133,9 +133,9 @@ def envelope_cmd(model, config, domains, reference, acc, compare, nworst, json_o
     with _status(f"envelope of {escape(model)}") as st:
         steps = [0]
 
-        def tick(*_):
+        def tick(label=""):
             steps[0] += 1
-            st.update(f"envelope of {escape(model)}: {steps[0]} steps")
+            st.update(f"envelope of {escape(model)}: {steps[0]} steps" + (f" ({escape(label)})" if label else ""))
         env = run_domains(model, None, names, reference, config=config, acc=acc, compare=cmp,
                           apriori=not no_apriori, progress=tick if st is not None else None)
     con = make_console(stderr=json_out == "-")

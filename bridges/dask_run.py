@@ -38,7 +38,7 @@ def client(workers=None, scheduler=None, timeout=30):
     if scheduler is not None:
         try:
             c = distributed.Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:  # ValueError: a malformed address
             raise DaskError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
         with c:
             yield c

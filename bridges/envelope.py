@@ -348,6 +348,8 @@ class Envelope:
         self.notes = notes
         #: bits of a ball reference's midpoints (None for other references)
         self.reference_bits = None
+        #: sha256 of what the envelope was computed from (the model's input arrays)
+        self.inputs = {}
 
     # -- queries -----------------------------------------------------------------
     @property
@@ -437,10 +439,12 @@ class Envelope:
 
     # -- output ---------------------------------------------------------------------
     def to_dict(self):
+        from fpsem.io import json_header
         dec = None
         if self._decision_data is not None:
             dec = self.decision().to_dict()
         return {
+            **json_header("envelope", self.inputs),
             "model": self.model,
             "domains": self.domains,
             "reference": self.reference,
@@ -463,11 +467,11 @@ class Envelope:
         return text
 
     def table(self, domain=None, limit=None):
-        """A rich Table of the nodes of one domain."""
-        from rich.table import Table
+        """A rich Table of the nodes of one domain (print() or a plain REPL shows it as text)."""
+        from fpsem.console import text_table
         label = self._dom(domain)
         rig = self.reference_kind in ("enclosure", "exact")
-        t = Table(title=f"{self.model}: {label} vs {self.reference}"
+        t = text_table(title=f"{self.model}: {label} vs {self.reference}"
                   + ("" if rig else " (observed only, reference not rigorous)"))
         for col, just in (("#", "right"), ("node", "left"), ("shape", "left"), ("max abs", "right"),
                           ("max rel", "right"), ("max ulp", "right"), ("bound abs", "right"),
@@ -525,40 +529,89 @@ class Envelope:
     def __repr__(self):
         return f"<Envelope {self.model}: {len(self.nodes)} nodes, {', '.join(self.domains)} vs {self.reference}>"
 
+    def __str__(self):
+        """print(env): the node table of every float domain, then the summary."""
+        from fpsem.console import render_text
+        return "\n".join([render_text(self.table(d)) for d in self.domains] + [self.summary()])
+
+    def __rich_console__(self, console, options):
+        """console.print(env): as print(env), rendered by rich."""
+        from rich.text import Text
+        for d in self.domains:
+            yield self.table(d)
+        yield Text(self.summary())  # text, not markup ("logits[3]")
+
     def plot(self, path, domain=None, title=None):
-        """PNG of the error per node along the depth (needs matplotlib: pip install fpsem[plot])."""
+        """PNG of the error per node along the depth, one panel per float domain
+        (needs matplotlib: pip install fpsem[plot]). Left axis: observed max
+        |error|, rigorous bound and local a-priori bound; right axis: observed max
+        ulp. Zero errors (bit-exact nodes) are not drawn (a log axis has no zero;
+        the panel title counts them); the axis limits come from the data."""
         try:
             import matplotlib
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:
             raise FpsemError("plot needs matplotlib: pip install 'fpsem[plot]'") from None
-        doms = self.domains if domain is None else [self._dom(domain)]
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.22 * len(self.nodes) + 3), 4.5))
-        x = np.arange(len(self.nodes))
-        for label in doms:
-            st = {s.name: s for s in self.stats(label)}
-            obs = [st[n].max_abs if n in st and st[n].max_abs else np.nan for n in self.nodes]
-            ax.semilogy(x, obs, marker="o", ms=3, label=f"{label}: observed max |error|")
-            if self.reference_kind != "float":
-                bnd = [st[n].bound_abs if n in st and st[n].bound_abs else np.nan for n in self.nodes]
-                ax.semilogy(x, bnd, ls="--", label=f"{label}: rigorous bound")
-            apr = [st[n].apriori if n in st and st[n].apriori is not None else np.nan for n in self.nodes]
-            if not all(np.isnan(apr)):
-                ax.semilogy(x, apr, ls="", marker="^", ms=5, label=f"{label}: local a-priori bound")
-        ax.set_xticks(x)
-        ax.set_xticklabels(self.nodes, rotation=90, fontsize=6)
-        ax.set_ylabel("absolute error")
-        ax.set_title(title or f"{self.model}: error per node vs {self.reference}")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        fig = self._figure(plt, domain, title)
         try:  # atomically: the old PNG survives an interrupted write
             from fpsem.io import atomic_write
             atomic_write(path, lambda fh: fig.savefig(fh, dpi=120, format="png"), binary=True)
         finally:
             plt.close(fig)
         return path
+
+    def _figure(self, plt, domain=None, title=None):
+        doms = self.domains if domain is None else [self._dom(domain)]
+        n = len(self.nodes)
+        fig, axes = plt.subplots(len(doms), 1, sharex=True, squeeze=False,
+                                 figsize=(max(6.0, 0.22 * n + 3), 1.0 + 3.2 * len(doms)))
+        x = np.arange(n)
+
+        def series(st, attr):
+            v = np.array([np.nan if (s := st.get(nm)) is None or getattr(s, attr) is None
+                          else float(getattr(s, attr)) for nm in self.nodes])
+            v[~(np.isfinite(v) & (v > 0))] = np.nan  # zeros and overflow: nothing to draw on a log axis
+            return v
+
+        def limits(ax, arrays):
+            v = np.concatenate([a[np.isfinite(a)] for a in arrays]) if arrays else np.array([])
+            if v.size:
+                lo, hi = float(v.min()), float(v.max())
+                ax.set_ylim(lo / 2, hi * 2) if lo < hi else ax.set_ylim(lo / 10, hi * 10)
+
+        for ax, label in zip(axes[:, 0], doms):
+            st = {s.name: s for s in self.stats(label)}
+            obs = series(st, "max_abs")
+            drawn = [obs]
+            ax.semilogy(x, obs, marker="o", ms=3, color="C0", label="observed max |error|")
+            if self.reference_kind != "float":
+                drawn.append(series(st, "bound_abs"))
+                ax.semilogy(x, drawn[-1], ls="--", color="C1", label="rigorous bound")
+            apr = series(st, "apriori")
+            if np.isfinite(apr).any():
+                drawn.append(apr)
+                ax.semilogy(x, apr, ls="", marker="^", ms=5, color="C2", label="local a-priori bound")
+            limits(ax, drawn)
+            ax.set_ylabel("absolute error")
+            ax.grid(True, which="major", alpha=0.3)
+            ulp = series(st, "max_ulp")
+            ax2 = ax.twinx()
+            ax2.semilogy(x, ulp, ls=":", marker="x", ms=4, color="C3", label="observed max ulp (right)")
+            limits(ax2, [ulp])
+            ax2.set_ylabel("ulp", color="C3")
+            exact = sum(1 for nm in self.nodes if nm in st and st[nm].measured and st[nm].max_abs == 0)
+            ax.set_title(f"{label} vs {self.reference}"
+                         + (f" ({exact} bit-exact nodes not drawn)" if exact else ""), fontsize=9)
+            h1, l1 = ax.get_legend_handles_labels()
+            h2, l2 = ax2.get_legend_handles_labels()
+            ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="best")
+        last = axes[-1, 0]
+        last.set_xticks(x)
+        last.set_xticklabels(self.nodes, rotation=90, fontsize=6)
+        fig.suptitle(title or f"{self.model}: error per node vs {self.reference}")
+        fig.tight_layout()
+        return fig
 
 
 def _tight(v):
@@ -632,7 +685,8 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="auto", *, co
     reference: "auto" (default: "exact" for rational models, else "ball" with its
     precision chosen by `auto_precision`), "ball" / "ball:prec=N", "interval"
     (rigorous, fast, loose on deep nets), "exact", or a float domain
-    (observations only). keep: node names whose full tensors are kept.
+    (observations only). keep: node names whose full tensors are kept ("all": every
+    node's, of every float domain; not the reference's).
     compare: extra float domains for bit comparison ("auto": the domain whose
     bits the primary promises to match, e.g. float32 with the same order for ieee32).
     acc: accumulation order given to every float domain that takes one.
@@ -805,7 +859,8 @@ def _sampled_mid_rad(D, x, sample):
 def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
     rkind = reference_kind(R)
     double = any(D.format.p > 30 for D in Ds) and rkind == "enclosure"
-    keep = set(keep or ())
+    keep_all = keep == "all"
+    keep = set() if keep_all else set(keep or ())
     timings = {}
     notes = list(spec.notes)
 
@@ -860,7 +915,7 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
             s = node_stats(name, index[name], D, f, ref, R.label, ap)
             st_d[name] = s
             h_d[name] = s.hash
-            if name in keep:
+            if keep_all or name in keep:
                 tensors[(D.label, name)] = f.copy()
             if name == dnode:
                 lo, hi = _float_bounds(f, ref) if ref.rigorous else (f, f)
@@ -909,6 +964,11 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
     env = Envelope(spec.name, [D.label for D in Ds], R.label, rkind, nodes, stats, divergences,
                    tensors, ref_kept, decision_data, timings, notes)
     env.reference_bits = getattr(R, "prec", None) if R.name == "ball" else None
+    try:
+        from fpsem.io import arrays_sha256
+        env.inputs = {"inputs_sha256": arrays_sha256(spec.inputs)}
+    except (TypeError, ValueError):  # inputs that are not arrays (a callable's own objects)
+        env.inputs = {}
     return env
 
 

@@ -104,6 +104,8 @@ def load_spec(path):
             raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise SweepError(f"sweep spec {path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise SweepError(f"sweep spec {path}: not UTF-8 text (byte {e.start})") from None
     return normalize(raw, os.path.dirname(os.path.abspath(path)))
 
 
@@ -437,8 +439,10 @@ def run_sweep(spec, out, client=None, progress=None, chunk_fn=None, plot=None):
         write_chunk(out, k, h, [it[0] for it in chunks[k][1]], recs)
     records = load_results(out, h, len(chunks))
     labels = [_label(n, o) for n, o in spec["domains"]]
-    summary = summarize(records, labels)
-    summary.update(spec_hash=h, inputs=len(inputs), chunks=len(chunks), chunks_resumed=done_before,
+    from fpsem.io import json_header
+    # `inputs` is the header's hashes (the spec hash covers model, weights and resolved inputs)
+    summary = {**json_header("sweep", {"spec_hash": h}), **summarize(records, labels)}
+    summary.update(spec_hash=h, n_inputs=len(inputs), chunks=len(chunks), chunks_resumed=done_before,
                    chunks_run=len(todo), reference=_label(*spec["reference"]), model=spec["model"]["name"])
     atomic_write(os.path.join(out, "summary.json"),
                  (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode())

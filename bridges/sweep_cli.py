@@ -8,11 +8,11 @@ to stderr as a rich bar when it is a terminal; otherwise only the summary prints
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 
 import click
 
+from fpsem.console import check_json_out, json_option
 from fpsem.errors import FpsemError
 
 
@@ -62,10 +62,13 @@ def _g(v, d=3):
               help="results directory (re-running resumes it)")
 @_engine_options
 @click.option("--no-plot", is_flag=True, help="skip margins.png")
-@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def sweep_cmd(spec_path, out, workers, scheduler, serial, no_plot, as_json):
+@json_option("json_out", "the summary")
+def sweep_cmd(spec_path, out, workers, scheduler, serial, no_plot, json_out):
     """Decision-stability census of a TOML sweep SPEC (see examples/census.toml)."""
+    from fpsem.io import emit_json, sha256_file
+
     from .sweep import load_spec, run_sweep
+    check_json_out(json_out)
     spec = load_spec(spec_path)
     t0 = time.perf_counter()
     with _engine(workers, scheduler, serial) as c:
@@ -73,12 +76,14 @@ def sweep_cmd(spec_path, out, workers, scheduler, serial, no_plot, as_json):
         s = run_sweep(spec, out, client=c, plot=False if no_plot else None)
     s["wall_s"] = time.perf_counter() - t0
     s["engine"] = engine
-    if as_json:
-        click.echo(json.dumps(s, indent=1, sort_keys=True))
-        return
+    s["inputs"]["spec_sha256"] = sha256_file(spec_path)
+    if json_out is not None:
+        emit_json(json_out, s)
+        if json_out == "-":
+            return
     from rich.table import Table
     con = _console()
-    con.print(f"sweep {spec_path} -> {out}: {s['model']}, {s['inputs']} inputs in {s['chunks']} chunks "
+    con.print(f"sweep {spec_path} -> {out}: {s['model']}, {s['n_inputs']} inputs in {s['chunks']} chunks "
               f"({s['chunks_run']} run, {s['chunks_resumed']} already done), reference {s['reference']}, "
               f"{engine}, {s['wall_s']:.1f} s; spec hash {s['spec_hash']}")
     t = Table(title="decision stability per domain")
@@ -107,24 +112,26 @@ def sweep_cmd(spec_path, out, workers, scheduler, serial, no_plot, as_json):
 @click.option("--range", "enc_range", default=None, metavar="LO:HI",
               help="encodings LO (inclusive) to HI (exclusive), decimal or 0x hex; default all 2**32")
 @click.option("--sample", type=int, default=None, metavar="N", help="N seeded random encodings of the range")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of --sample and the audit")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="seed of --sample and the audit")
 @click.option("--chunk", type=int, default=1 << 24, show_default=True, help="encodings per task")
 @_engine_options
-@click.option("--json", "json_out", default=None, help="write the result as JSON to this file ('-': stdout)")
+@json_option("json_out", "the result")
 def verify_cmd(func, fmt, modes, enc_range, sample, seed, chunk, workers, scheduler, serial, json_out):
     """Check the emulator's correctly rounded FUNC (exp, exp2, log, tanh, erf, sigmoid,
     sin, cos, rsqrt) over binary32 inputs against a binary64 filter plus MPFR.
     Exit 0: no mismatch; 1: mismatches; 2: usage error."""
+    from fpsem.io import emit_json, json_header
+
     from .verify import parse_modes, parse_range, verify
+    check_json_out(json_out)
     lo, hi = parse_range(enc_range)
     mode_list = parse_modes(modes)
     with _engine(workers, scheduler, serial) as c:
         engine = _engine_label(c, workers, scheduler)
         r = verify(func, mode_list, fmt=fmt, lo=lo, hi=hi, sample=sample, seed=seed, chunk=chunk, client=c)
-    d = r.to_dict()
-    d["engine"] = engine
+    d = {**json_header("verify"), **r.to_dict(), "engine": engine}
     if json_out == "-":
-        click.echo(json.dumps(d, indent=1))
+        emit_json("-", d)
     else:
         from rich.table import Table
         con = _console()
@@ -147,7 +154,6 @@ def verify_cmd(func, fmt, modes, enc_range, sample, seed, chunk, workers, schedu
                   f"({r.rate / 1e6:.2f} M checks/s; {r.cpu_s:.1f} s in tasks; "
                   f"{r.audited:,} filter-decided lanes audited by MPFR)")
         if json_out:
-            with open(json_out, "w", encoding="utf-8") as f:
-                json.dump(d, f, indent=1)
+            emit_json(json_out, d)  # atomically
     if not r.ok:
         raise click.exceptions.Exit(1)

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .console import make_console
+from .console import check_json_out, json_option, make_console
 from .errors import FpsemError
 
 # subcommands that live with the code they drive: name -> (module, attribute)
@@ -50,16 +50,15 @@ def cli():
 
 
 @cli.command("domains")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@json_option("as_json", "the list")
 def domains_cmd(as_json):
     """List every domain, its options and whether it is available here."""
-    import json
-
     from rich.markup import escape
     from rich.table import Table
 
     from .registry import DOMAINS, availability, domain_class
 
+    check_json_out(as_json)
     rows = []
     for name, (_, _, desc) in DOMAINS.items():
         ok, why = availability(name)
@@ -71,7 +70,8 @@ def domains_cmd(as_json):
                 pass
         rows.append({"name": name, "available": ok, "reason": why, "description": desc, "options": opts})
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        from .io import emit_json, json_header
+        emit_json(as_json, {**json_header("domains"), "domains": rows})
         return
     t = Table(title="fpsem domains")
     for col in ("domain", "available", "options (defaults)", "what it is"):
@@ -84,21 +84,21 @@ def domains_cmd(as_json):
 
 
 @cli.command("ops")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@json_option("as_json", "the list")
 @click.argument("name", required=False)
 def ops_cmd(as_json, name):
     """List every op and the primitives it uses (traced on sample inputs)."""
-    import json
-
     from rich.table import Table
 
     from rich.markup import escape
 
     from .introspect import op_table
 
+    check_json_out(as_json)
     rows = op_table(name)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        from .io import emit_json, json_header
+        emit_json(as_json, {**json_header("ops"), "ops": rows})
         return
     t = Table(title="fpsem ops")
     for col in ("op", "group", "primitives used", "computes"):

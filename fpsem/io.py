@@ -99,3 +99,52 @@ def write_npy(path, array):
     """np.save to exactly `path` (np.save itself appends .npy to a name without it)."""
     import numpy as np
     return atomic_write(path, lambda fh: np.save(fh, array), binary=True)
+
+
+# -- JSON outputs ------------------------------------------------------------------------
+#: every JSON document fpsem writes starts with these keys (see `json_header`)
+HEADER_KEYS = ("schema", "fpsem_version", "inputs")
+
+
+def json_header(kind, inputs=None, version=1):
+    """The keys every fpsem JSON output starts with: `schema` ('fpsem.<kind>/<version>';
+    bumped when a field changes meaning), `fpsem_version`, and `inputs` (sha256 of
+    the input files and arrays the output depends on; {} when it depends on none)."""
+    import fpsem
+    return {"schema": f"fpsem.{kind}/{version}", "fpsem_version": fpsem.__version__,
+            "inputs": dict(inputs or {})}
+
+
+def sha256_file(path):
+    """sha256 (hex) of a file's bytes."""
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def arrays_sha256(arrays):
+    """sha256 (hex) of the bytes of numeric arrays, in order (the `inputs_sha256`
+    of `fpsem run` and `fpsem envelope`); arrays of Python objects (Fractions)
+    hash their values' text."""
+    import hashlib
+
+    import numpy as np
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.asarray(a)
+        h.update(repr(a.tolist()).encode() if a.dtype == object else np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def emit_json(out, data, indent=1):
+    """Write JSON `data` to `out`: '-' is stdout, a path is written atomically.
+    (The path was validated before the work with `check_output_path`.)"""
+    if out == "-":
+        import sys
+        sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return None
+    return write_json(out, data, indent=indent, ensure_ascii=False)

@@ -18,6 +18,7 @@ import click
 import numpy as np
 from rich.markup import escape  # names, paths and notes are text, not rich markup
 
+from fpsem.console import check_json_out, json_option
 from fpsem.errors import FpsemError, ShapeError
 
 
@@ -230,7 +231,7 @@ def _jsonable(x):
 @click.option("--merges", default=None, help="GPT-2 merges.txt for BPE")
 @click.option("--generate", "-g", "n_generate", type=click.IntRange(0), default=0, help="greedily decode K tokens (KV cache)")
 @click.option("--top", "n_top", type=click.IntRange(1, 100), default=5, show_default=True, help="how many top tokens to show")
-@click.option("--json", "json_out", default=None, help="write a JSON report to this file ('-' for stdout)")
+@json_option("json_out", "a report")
 @click.option("--save-logits", default=None,
               help="write the first domain's output as a float64 .npy file to exactly this path")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
@@ -641,13 +642,7 @@ def _bert_decision(out, dec, env, domains, outs, ref_out, R):
     return res
 
 
-def _sha256_file(path):
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from fpsem.io import sha256_file as _sha256_file  # noqa: E402
 
 
 def _input_hashes(weights, inputs):
@@ -703,10 +698,11 @@ def _generate(model, domains, outs, caches, k):
 
 
 @click.command("models")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@json_option("as_json", "the list")
 def models_cmd(as_json):
     """List the model zoo with parameter counts of the default configs."""
     from rich.table import Table
+    check_json_out(as_json)
 
     from . import ZOO, get_model
     from .gpt2 import CONFIGS, param_shapes
@@ -720,7 +716,9 @@ def models_cmd(as_json):
                               for k, c in CONFIGS.items()}
         rows.append(row)
     if as_json:
-        click.echo(json.dumps(rows + [dict(r, bestiary=True) for r in _bestiary_rows()], indent=1))
+        from fpsem.io import emit_json, json_header
+        emit_json(as_json, {**json_header("models"),
+                            "models": rows + [dict(r, bestiary=True) for r in _bestiary_rows()]})
         return
     t = Table(title="fpsem models (default configs, seeded random weights)")
     for col in ("model", "parameters", "exact-domain ok", "what it is"):

@@ -142,3 +142,77 @@ def test_corrupt_baseline_is_a_user_error(tmp_path):
     bad.write_bytes(bytes(range(256)))
     with pytest.raises(FpsemError, match="not a readable JSON file"):
         load_baseline(bad)
+
+
+@pytest.mark.parametrize("mode, want", [("rtz", "below"), ("rdn", "below"), ("rup", "x"), ("rne", "x")])
+def test_correctly_rounded_oracle_near_a_float(mode, want):
+    """sin(x) = x - x^3/6 lies 2^-202 (relative) below x = 1e-30: rounded toward zero it
+    is the float below x, which a 200-bit value rounded again cannot tell (it is x).
+    The audit's oracle must not raise that false finding (ieee32:rounding=rtz did)."""
+    from fpsem import formats
+    x = np.float32(1e-30)
+    below = float(np.nextafter(x, np.float32(0)))
+    got = A._expected_cr("sin", [x], formats.binary32, mode)
+    assert got == (below if want == "below" else float(x))
+    assert A._expected_cr("sqrt", [np.float32(4.0)], formats.binary32, mode) == 2.0  # exact results stay exact
+    assert A._expected_cr("exp2", [np.float32(-3.0)], formats.binary32, mode) == 0.125
+
+
+def test_drift_finding_counts_elements_and_ulps(tmp_path, capsys):
+    """A drift says how many elements changed and by how many ulps (issue 18), from the
+    values the baseline keeps beside its hashes (FILE.values.npz, checked by sha256)."""
+    base = tmp_path / "base.json"
+    code, out = _run(["audit", "--no-models", "--domains", "float32:acc=sequential",
+                      "--update-baseline", str(base)], capsys)
+    assert code == 0, out
+    data = json.loads(base.read_text())
+    vfile = tmp_path / data["values"]["file"]
+    assert data["schema"] == "fpsem.audit-baseline/1" and vfile.name == "base.json.values.npz"
+    victim = "op:linear@float32(acc=sequential)"
+    with np.load(vfile) as z:
+        arrays = {k: z[k] for k in z.files}
+    key = json.loads(str(arrays["__index__"]))[victim]
+    v = arrays[key].copy()
+    flat = v.reshape(-1)
+    flat[1] = np.nextafter(np.nextafter(np.nextafter(flat[1], np.float32(np.inf)), np.float32(np.inf)),
+                           np.float32(np.inf))  # 3 ulp up
+    flat[4] = np.nextafter(flat[4], np.float32(-np.inf))  # 1 ulp down
+    arrays[key] = v
+    np.savez_compressed(vfile, **arrays)
+    from fpsem.io import sha256_file
+    data["values"]["sha256"] = sha256_file(vfile)
+    data["hashes"][victim] = "0" * 64  # the recorded hash of the planted values
+    base.write_text(json.dumps(data))
+    js = tmp_path / "a.json"
+    code, out = _run(["audit", "--no-models", "--domains", "float32:acc=sequential", "--baseline", str(base),
+                      "--json", str(js)], capsys)
+    assert code == 1
+    line = next(f for f in json.loads(js.read_text())["findings"] if victim in f)  # not wrapped, unlike stdout
+    assert f"2 of {v.size:,} elements changed, by at most 3 ulp (binary32)" in line, line
+    # a values file that does not match the baseline is not used: hash only, and why
+    vfile.write_bytes(b"junk")
+    code, out = _run(["audit", "--no-models", "--domains", "float32:acc=sequential", "--baseline", str(base)],
+                     capsys)
+    out = " ".join(out.split())
+    assert code == 1 and "element counts and ulps unavailable" in out and "does not match" in out
+
+
+def test_drift_detail_and_ulp_distance():
+    from fpsem import formats
+    from fpsem.bridges._num import ulp_distance
+    rng = np.random.default_rng(18)
+    x = rng.integers(0, 2**32, 100_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = x[np.isfinite(x)]
+    y = x.copy()
+    rng.shuffle(y)
+
+    def pos(v):  # the int32 bit pattern, ordered: binary32's own position of a value
+        i = v.view(np.int32).astype(np.int64)
+        return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+    assert np.array_equal(ulp_distance(x, y, formats.binary32), np.abs(pos(x) - pos(y)).astype(float))
+    assert ulp_distance(np.array([1.0]), np.array([1 + 2.0**-52]), formats.binary64)[0] == 1
+    assert ulp_distance(np.array([1.0]), np.array([1 + 2.0**-7]), formats.bfloat16)[0] == 1
+    assert ulp_distance(np.array([np.inf]), np.array([65504.0]), formats.binary16)[0] == 1
+    msg = A.drift_detail(np.array([[1.0, 2.0], [3.0, np.nan]]), np.array([[1.0, 2.0], [3.0 + 2**-21, 0.0]]),
+                         formats.binary32)
+    assert msg.startswith("2 of 4 elements changed, by at most 2 ulp (binary32), 1 to or from NaN; first at (1, 0)")

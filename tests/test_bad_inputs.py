@@ -61,6 +61,15 @@ def assert_user_error(code, err, *needles):
     (["run", "gpt2", "-d", "float32", "--rounding", "rtz"], "rounding"),
     (["run", "gpt2", "--tokens", "99999"], "context length"),
     (["run", "mlp", "--prompt", "hi"], "for gpt2"),
+    # interval and ball options are validated in the value, not only by name
+    (["run", "mlp", "-d", "interval:precision=0"], "precision must be an int"),
+    (["run", "mlp", "-d", "interval:precision=abc"], "precision must be an int"),
+    (["run", "mlp", "-d", "interval:endpoints=mpfr,precision=1"], "precision must be an int"),
+    (["run", "mlp", "-d", "interval:precision=200"], "endpoints='mpfr'"),
+    (["run", "mlp", "-d", "interval:endpoints=float64"], "endpoints must be"),
+    (["run", "mlp", "-d", "interval:prec=100"], "its options: endpoints, precision"),
+    (["envelope", "mlp", "--reference", "ball:prec=8"], "[16, 65536]"),
+    (["envelope", "mlp", "--reference", "ball:prec=1e3"], "integer number of bits"),
 ])
 def test_bad_cli_options(argv, needle):
     code, out, err = cli(*argv)
@@ -307,3 +316,11 @@ def test_fuzz_corrupted_checkpoints(tmp_path_factory, data):
     assert "Traceback" not in err
     if code != 0:
         assert_user_error(code, err)
+
+
+def test_interval_precision_spelled_on_the_cli():
+    """'precision=200' from a domain spec is the int 200 (it was rejected as a string)."""
+    from fpsem.registry import domain_from_spec
+    D = domain_from_spec("interval:endpoints=mpfr,precision=200")
+    assert D.precision == 200
+    assert domain_from_spec("interval:precision=53") == fpsem.domain("interval")

@@ -117,5 +117,5 @@ def test_models_lists_bestiary():
     r = CliRunner().invoke(cli, ["models", "--json"])
     assert r.exit_code == 0, r.output
     import json
-    rows = {x["name"]: x for x in json.loads(r.output) if x.get("bestiary")}
+    rows = {x["name"]: x for x in json.loads(r.output)["models"] if x.get("bestiary")}
     assert set(rows) == set(BESTIARY) and rows["resnet-18"]["trainable"] == get_model("resnet-18").n_trainable

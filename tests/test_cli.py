@@ -12,7 +12,7 @@ def fpsem(*args):
 def test_domains_lists_every_domain():
     r = fpsem("domains", "--json")
     assert r.returncode == 0, r.stderr
-    rows = {d["name"]: d for d in json.loads(r.stdout)}
+    rows = {d["name"]: d for d in json.loads(r.stdout)["domains"]}
     assert {"exact", "interval", "ieee32", "float32", "float64", "cuda"} <= set(rows)
     assert rows["float32"]["available"] and rows["exact"]["available"]
     assert "rounding" in rows["float32"]["options"]
@@ -23,7 +23,7 @@ def test_domains_lists_every_domain():
 def test_ops_lists_primitives():
     r = fpsem("ops", "--json")
     assert r.returncode == 0, r.stderr
-    rows = {o["name"]: o for o in json.loads(r.stdout)}
+    rows = {o["name"]: o for o in json.loads(r.stdout)["ops"]}
     assert rows["softmax"]["primitives"] == ["sub", "div", "exp", "sum", "max"]
     assert "dot" in rows["conv2d"]["primitives"]
     assert fpsem("ops", "layer_norm").returncode == 0

@@ -105,7 +105,7 @@ def test_run_zoo_model(capsys, name):
 def test_models_lists_zoo(capsys):
     code, out, err = run(capsys, "models", "--json")
     assert code == 0
-    rows = {r["name"]: r for r in json.loads(out)}
+    rows = {r["name"]: r for r in json.loads(out)["models"]}
     assert {"gpt2", "mlp", "cnn", "resnet", "vit", "rnn", "lstm", "gru", "transformer", "mamba",
             "fno", "diffusion"} <= set(rows)
     assert rows["gpt2"]["presets"]["small"] == 124_439_808

@@ -179,42 +179,90 @@ def test_sigkill_during_writes_leaves_a_complete_file(tmp_path):
         assert arr.shape == (3_000_000,) and np.unique(arr).size == 1 and arr[0] in (0.0, 1.0, 7.0)
 
 
+def _is_npy(data):
+    import io
+    return np.load(io.BytesIO(data), allow_pickle=False).size > 0
+
+
+def _is_npz(data):
+    import io
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return "__index__" in z.files
+
+
+def _is_xml(data):
+    import xml.etree.ElementTree as ET
+    return ET.fromstring(data) is not None
+
+
+def _is_png(data):
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and data.endswith(b"IEND\xaeB`\x82")
+
+
+_SWEEP_SPEC = ('[model]\nname = "gpt2"\nconfig = { n_layer = 1, n_embd = 16, n_head = 2, n_positions = 32 }\n'
+               '[inputs]\nkind = "token_ids"\nids = [[1, 2], [3, 4]]\n'
+               '[[domains]]\nname = "float32"\nacc = "pairwise"\n[run]\nchunk = 1\nplot = true\n')
+
+# every command that writes files: its arguments (given the directory) and each file it
+# writes with a check that the file is complete (the old content is the other allowed state)
 _CMD = {
-    "run": lambda p: ["run", "mlp", "-d", "float32", "-r", "none", "--no-progress", "--save-logits", p],
-    "json": lambda p: ["run", "mlp", "-d", "float32", "-r", "none", "--no-progress", "--json", p],
-    "bestiary": lambda p: ["bestiary", "--json", p],
+    "run": (lambda d: ["run", "mlp", "-d", "float32", "-r", "none", "--no-progress",
+                       "--save-logits", f"{d}/l.npy", "--json", f"{d}/r.json"],
+            {"l.npy": _is_npy, "r.json": json.loads}),
+    "envelope": (lambda d: ["envelope", "mlp", "--json", f"{d}/e.json", "--plot", f"{d}/e.png"],
+                 {"e.json": json.loads, "e.png": _is_png}),
+    "audit": (lambda d: ["audit", "--no-models", "-q", "--domains", "float32:acc=sequential", "--json",
+                         f"{d}/a.json", "--junit", f"{d}/a.xml", "--update-baseline", f"{d}/b.json"],
+              {"a.json": json.loads, "a.xml": _is_xml, "b.json": json.loads, "b.json.values.npz": _is_npz}),
+    "bestiary": (lambda d: ["bestiary", "resnet50", "--json", f"{d}/b.json"], {"b.json": json.loads}),
+    "verify": (lambda d: ["verify", "exp", "--range", "0x3f800000:0x3f820000", "--modes", "rne,rtz", "--serial",
+                          "--json", f"{d}/v.json"], {"v.json": json.loads}),
+    "sweep": (lambda d: ["sweep", f"{d}/s.toml", "--out", f"{d}/o", "--serial", "--json", f"{d}/s.json"],
+              {"s.json": json.loads, "o/summary.json": json.loads, "o/margins.png": _is_png}),
+    "models": (lambda d: ["models", "--json", f"{d}/m.json"], {"m.json": json.loads}),
 }
+
+# the fpsem process, which says 'ready' once its SIGINT handler is installed
+_READY = ("import sys; from fpsem.interrupts import install; install(); print('ready', flush=True); "
+          "from fpsem.cli import main; main()")
 
 
 @pytest.mark.parametrize("which", list(_CMD))
 def test_signals_during_writing_commands(tmp_path, which):
-    """SIGINT and SIGKILL at random points of real writing commands: exit 130 on
-    SIGINT (or 0 if it had finished), and the old file intact or the new one complete."""
-    p = tmp_path / "out"
-    old = b"old content"
+    """SIGINT and SIGKILL at random points of every writing command: each output
+    file is its old content or the new one complete; on SIGINT the exit status is
+    130 (0 if it had finished), no traceback, no temporary file left behind."""
+    argv, files = _CMD[which]
     rng = np.random.default_rng(sum(map(ord, which)))
-    for sig in (signal.SIGINT, signal.SIGKILL):
-        if which == "bestiary" and sig == signal.SIGINT:
-            continue  # prints nothing to wait for; SIGKILL needs no handler
-        p.write_bytes(old)
-        proc = subprocess.Popen([sys.executable, "-m", "fpsem", *_CMD[which](str(p))],
+    t_run = None
+    for sig in (None, signal.SIGINT, signal.SIGKILL):
+        d = tmp_path / (sig.name if sig else "clean")
+        (d / "o").mkdir(parents=True)
+        (d / "s.toml").write_text(_SWEEP_SPEC)
+        for f in files:
+            (d / f).write_bytes(b"old content")
+        before = {str(p.relative_to(d)) for p in d.rglob("*")}
+        proc = subprocess.Popen([sys.executable, "-c", _READY, *argv(d)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if which != "bestiary":
-            proc.stdout.readline()  # the model's header: fpsem's SIGINT handler is installed
-        time.sleep(float(rng.uniform(0.0, 0.8)))
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=120)
-        data = p.read_bytes()
-        if data != old:  # the new file, complete
-            if which == "run":
-                assert np.load(p).size > 0
-            else:
-                json.loads(data)
+        assert proc.stdout.readline().strip() == b"ready"
+        t0 = time.monotonic()
+        if sig is not None:
+            # the outputs are written at the end: aim at the last part of the run (timed
+            # by the clean run), so that some signals land before, in or after the writes
+            time.sleep(float(rng.uniform(0.5, 1.1)) * t_run)
+            proc.send_signal(sig)
+        _, err = proc.communicate(timeout=300)
+        if sig is None:
+            t_run = time.monotonic() - t0
+            assert proc.returncode == 0, err.decode()[-2000:]
+        for f, complete in files.items():
+            data = (d / f).read_bytes()
+            assert (data == b"old content" and sig is not None) or complete(data), (which, sig, f, data[:80])
         if sig == signal.SIGINT:
             assert proc.returncode in (0, 130), err.decode()[-2000:]
             assert b"Traceback" not in err
-            # an interrupted command leaves no temporary file behind
-            assert os.listdir(tmp_path) == ["out"]
+            left = {str(p.relative_to(d)) for p in d.rglob("*")} - before
+            assert not [n for n in left if n.endswith(".tmp")], left
 
 
 def test_sigint_during_audit_update_baseline(tmp_path):

@@ -47,7 +47,7 @@ def serial(tmp_path_factory):
 
 def test_serial_sweep_records_and_summary(serial):
     out, s = serial
-    assert s["inputs"] == 6 and s["chunks"] == 3 and s["chunks_run"] == 3
+    assert s["n_inputs"] == 6 and s["chunks"] == 3 and s["chunks_run"] == 3
     assert s["reference"] == S.default_reference()
     files = _files(out)
     assert list(files) == ["chunk-000000.jsonl", "chunk-000001.jsonl", "chunk-000002.jsonl"]

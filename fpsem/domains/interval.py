@@ -189,17 +189,22 @@ class IntervalDomain(Domain):
             raise UnsupportedOption(
                 f"domain 'interval': endpoints must be 'binary64' or 'mpfr', got {ep!r}")
         p = opts["precision"]
+        if p is not None:
+            # an int, or its decimal spelling ('interval:endpoints=mpfr,precision=200' on the CLI)
+            q = p if isinstance(p, (int, np.integer)) and not isinstance(p, bool) else None
+            if isinstance(p, str) and p.strip().lstrip("+").isdigit() and len(p.strip()) < 10:
+                q = int(p)
+            if q is None or not 2 <= int(q) <= 1 << 20:
+                raise UnsupportedOption(f"domain 'interval': precision must be an int in [2, 2**20], got {p!r}")
+            p = int(q)
         if ep == "binary64":
             if p not in (None, 53):
                 raise UnsupportedOption(
                     "domain 'interval': binary64 endpoints have 53 bits; for precision="
                     f"{p!r} use endpoints='mpfr'")
+            opts["precision"] = None  # 53 is what binary64 endpoints have: the same domain
         else:
-            if p is None:
-                p = 113
-            if not isinstance(p, (int, np.integer)) or isinstance(p, bool) or not 2 <= int(p) <= 1 << 20:
-                raise UnsupportedOption(f"domain 'interval': precision must be an int in [2, 2**20], got {p!r}")
-            opts["precision"] = int(p)
+            opts["precision"] = 113 if p is None else p
         return opts
 
     @property

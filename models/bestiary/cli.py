@@ -5,11 +5,11 @@ Unknown names raise FpsemError (the fpsem CLI turns it into one line and exit st
 """
 from __future__ import annotations
 
-import json
+from fractions import Fraction
 
 import click
 
-from fractions import Fraction
+from fpsem.console import check_json_out, json_option
 
 from .report import NO_BOUND, detail, fmt_up, table
 
@@ -39,12 +39,11 @@ def _n(x):
 
 
 def _emit(data, out):
-    text = json.dumps(data, indent=2)
-    if out in (None, "-"):
-        click.echo(text)
-    else:
-        from fpsem.io import write_text
-        write_text(out, text + "\n")
+    """A versioned JSON document to `out` ('-': stdout, else the file, atomically)."""
+    from fpsem.io import emit_json, json_header
+    head = json_header("bestiary")
+    emit_json("-" if out is None else out,
+              {**head, "architectures": data} if isinstance(data, list) else {**head, **data}, indent=2)
 
 
 def bestiary_command(name: str | None = None, as_json: str | None = None):
@@ -103,13 +102,10 @@ def bestiary_command(name: str | None = None, as_json: str | None = None):
 
 @click.command("bestiary")
 @click.argument("name", required=False)
-@click.option("--json", "as_json", metavar="OUT", is_flag=False, flag_value="-", default=None,
-              help="write JSON to OUT ('-' or no value: stdout)")
+@json_option("as_json", "the catalogue (or NAME's layers)")
 def bestiary_cmd(name, as_json):
     """Well-known architectures: parameters, MACs and worst-case reduction bounds.
 
     Without NAME: the catalogue. With NAME (e.g. ResNet-50, 'GPT-2 small'): per layer."""
-    if as_json not in (None, "-"):
-        from fpsem.io import check_output_path
-        check_output_path(as_json, "--json")
+    check_json_out(as_json)
     bestiary_command(name, as_json)
