@@ -116,6 +116,9 @@ def verify_cmd(func, fmt, modes, enc_range, sample, seed, chunk, workers, schedu
     sin, cos, rsqrt) over binary32 inputs against a binary64 filter plus MPFR.
     Exit 0: no mismatch; 1: mismatches; 2: usage error."""
     from .verify import parse_modes, parse_range, verify
+    if json_out not in (None, "-"):
+        from fpsem.io import check_output_path
+        check_output_path(json_out, "--json")   # before the run, not after it
     lo, hi = parse_range(enc_range)
     mode_list = parse_modes(modes)
     with _engine(workers, scheduler, serial) as c:
@@ -147,7 +150,7 @@ def verify_cmd(func, fmt, modes, enc_range, sample, seed, chunk, workers, schedu
                   f"({r.rate / 1e6:.2f} M checks/s; {r.cpu_s:.1f} s in tasks; "
                   f"{r.audited:,} filter-decided lanes audited by MPFR)")
         if json_out:
-            with open(json_out, "w", encoding="utf-8") as f:
-                json.dump(d, f, indent=1)
+            from fpsem.io import write_json
+            write_json(json_out, d)
     if not r.ok:
         raise click.exceptions.Exit(1)
