@@ -30,7 +30,6 @@ import inspect
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
@@ -335,25 +334,9 @@ def sweep_chunk(job):
 
 # -- the results store --------------------------------------------------------------
 def atomic_write(path, data: bytes):
-    """Write data to path so that path holds either its old content or all of data."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)   # mkstemp's 0600 would hide results from other users
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(dfd)  # the rename itself survives a crash
-    finally:
-        os.close(dfd)
+    """Write bytes to path so that path holds either its old content or all of data."""
+    from fpsem.io import atomic_write as _atomic
+    _atomic(path, lambda fh: fh.write(data), binary=True)
 
 
 def _chunk_path(out, index):
@@ -398,7 +381,7 @@ def _prepare_out(out, spec, h):
         atomic_write(meta, (json.dumps({"spec_hash": h, "spec": spec}, indent=1, sort_keys=True,
                                        default=str) + "\n").encode())
     for name in os.listdir(os.path.join(out, "chunks")):
-        if name.startswith(".tmp-"):   # left by a run killed mid-write
+        if name.startswith("."):   # a temporary file left by a run killed mid-write
             os.unlink(os.path.join(out, "chunks", name))
 
 

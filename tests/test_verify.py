@@ -97,6 +97,8 @@ def test_cli_verify_pass_and_json(capsys, tmp_path):
     (["verify", "exp", "--format", "binary16"], "binary32 only"),
     (["verify", "exp", "--sample", "0"], "--sample"),
     (["verify", "exp", "--serial", "--workers", "2"], "--serial"),
+    (["verify", "exp", "--range", "0x3f800000:0x3f800010", "--json", "/nonexistent-dir/v.json"],
+     "does not exist"),
 ])
 def test_cli_verify_usage_errors(capsys, args, msg):
     code, out, err = run(capsys, *args)
