@@ -28,7 +28,8 @@ multiply-add (the composition's own fma_chain kernel, by round-to-odd through
 binary64 (Boldo-Melquiond), stays the reference). Outputs that are NaN are
 recomputed with the reference so NaN payloads follow the preset.
 
-Flags: sticky per domain instance (`D.flags()`, `D.clear_flags()`), never global.
+Flags: the domain keeps no state; the flags it raises reach the observers of
+fpsem.trace (`with D.collect_flags() as f: ...` gathers them), never a global.
 Elementwise primitives and the reference reductions record all five flags
 exactly. The fast RNE reductions (sum/dot with rounding="rne", no ftz/daz)
 record invalid, divide-by-zero and overflow only; for exact inexact/underflow
@@ -36,13 +37,14 @@ flags of a reduction call fpsem.emu directly or use `exact_flags=True`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from fractions import Fraction
 
 import numpy as np
 from numba import njit, prange
 
-from .. import emu, formats, fpenv
+from .. import emu, formats, fpenv, trace
 from ..domain import CR, EXACT, Accuracy, Domain, to_fraction_scalar
 from ..emu import _core as C
 from ..emu._api import flags_dict
@@ -249,7 +251,6 @@ class _IEEEDomain(Domain):
 
     def __init__(self, **options):
         super().__init__(**options)
-        object.__setattr__(self, "_flagbox", [0])
         o = self._opts
         object.__setattr__(self, "_kw", dict(rounding=o["rounding"], ftz=bool(o["ftz"]),
                                             daz=bool(o["daz"]), tininess=o["tininess"], nan=o["nan"]))
@@ -270,18 +271,23 @@ class _IEEEDomain(Domain):
         return opts
 
     # -- flags -----------------------------------------------------------------
-    def flags(self):
-        """Sticky IEEE flags raised by this domain instance so far."""
-        return flags_dict(self._flagbox[0])
+    @contextlib.contextmanager
+    def collect_flags(self):
+        """The IEEE flags this domain (or an equal one) raises inside the block: a
+        dict of the five flags, updated as they are raised (fpsem.trace.observe)."""
+        bits = [0]
+        box = flags_dict(0)
 
-    def clear_flags(self):
-        self._flagbox[0] = 0
+        def on(call):
+            if call.name == "flags":
+                bits[0] |= call.result
+                box.update(flags_dict(bits[0]))
+        with trace.observe(on, domain=self):
+            yield box
 
     def _log(self, fl):
-        if isinstance(fl, (int, np.integer)):
-            self._flagbox[0] |= int(fl)
-        else:
-            self._flagbox[0] |= fl.summary()
+        if trace.watch() is not None:
+            trace.raise_flags(self, fl if isinstance(fl, (int, np.integer)) else fl.summary())
 
     @property
     def _fast(self):

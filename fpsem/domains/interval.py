@@ -926,6 +926,9 @@ class IntervalDomain(Domain):
     def precision(self):
         return 53 if not self._mp else self._opts["precision"]
 
+    def _precision(self):
+        return self.precision
+
     def _cdn(self):
         return _ctx(self.precision, _RD)
 
