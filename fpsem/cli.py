@@ -119,6 +119,10 @@ def main(argv=None):
     from .interrupts import install, received
     restore = install()
     code = 1
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and not {"--help", "-h", "--version"} & set(args):
+        from .jitcache import announce_compilation
+        announce_compilation()   # one line on stderr when a cold cache compiles
     try:
         _main(argv)
     except SystemExit as e:
