@@ -175,74 +175,39 @@ PIB, PJB = 16, 256
 
 @njit(**_NJ)
 def _seq_piece(at, bt, i0, i1, j0, j1, k0, k1, ks, dst):
-    """dst[i - i0, :] = sequential dot over k = k0, k0 + ks, ... < k1 (>= 1 term)."""
+    """dst[i - i0, :] = sequential dot over k = k0, k0 + ks, ... < k1 (>= 1 term).
+    r = fl(a0 b0), then groups of four terms kept in registers, then the last
+    terms one pass each: every + and * is the sequential order's, so the bits
+    are the same whatever the grouping (three loops only: each unrolled variant
+    costs compile time on a cold cache)."""
     w = j1 - j0
     cnt = (k1 - k0 + ks - 1) // ks
-    g = min(cnt, 4)
-    # first group: initialise with up to four terms
-    ka, kb, kc, kd = k0, k0 + ks, k0 + 2 * ks, k0 + 3 * ks
-    b0 = bt[ka, j0:j1]
-    if g == 1:
-        for i in range(i0, i1):
-            a0 = at[i, ka]
-            r = dst[i - i0, :w]
-            for j in range(w):
-                r[j] = a0 * b0[j]
-    elif g == 2:
-        b1 = bt[kb, j0:j1]
-        for i in range(i0, i1):
-            a0, a1 = at[i, ka], at[i, kb]
-            r = dst[i - i0, :w]
-            for j in range(w):
-                r[j] = a0 * b0[j] + a1 * b1[j]
-    elif g == 3:
-        b1, b2 = bt[kb, j0:j1], bt[kc, j0:j1]
-        for i in range(i0, i1):
-            a0, a1, a2 = at[i, ka], at[i, kb], at[i, kc]
-            r = dst[i - i0, :w]
-            for j in range(w):
-                r[j] = (a0 * b0[j] + a1 * b1[j]) + a2 * b2[j]
-    else:
-        b1, b2, b3 = bt[kb, j0:j1], bt[kc, j0:j1], bt[kd, j0:j1]
+    b0 = bt[k0, j0:j1]
+    for i in range(i0, i1):
+        a0 = at[i, k0]
+        r = dst[i - i0, :w]
+        for j in range(w):
+            r[j] = a0 * b0[j]
+    q = 1
+    while q + 4 <= cnt:
+        ka = k0 + q * ks
+        kb, kc, kd = ka + ks, ka + 2 * ks, ka + 3 * ks
+        b0, b1, b2, b3 = bt[ka, j0:j1], bt[kb, j0:j1], bt[kc, j0:j1], bt[kd, j0:j1]
         for i in range(i0, i1):
             a0, a1, a2, a3 = at[i, ka], at[i, kb], at[i, kc], at[i, kd]
             r = dst[i - i0, :w]
             for j in range(w):
-                r[j] = ((a0 * b0[j] + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j]
-    q = g
+                r[j] = (((r[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j]
+        q += 4
     while q < cnt:
-        g = min(cnt - q, 4)
         ka = k0 + q * ks
-        kb, kc, kd = ka + ks, ka + 2 * ks, ka + 3 * ks
         b0 = bt[ka, j0:j1]
-        if g == 4:
-            b1, b2, b3 = bt[kb, j0:j1], bt[kc, j0:j1], bt[kd, j0:j1]
-            for i in range(i0, i1):
-                a0, a1, a2, a3 = at[i, ka], at[i, kb], at[i, kc], at[i, kd]
-                r = dst[i - i0, :w]
-                for j in range(w):
-                    r[j] = (((r[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j]
-        elif g == 3:
-            b1, b2 = bt[kb, j0:j1], bt[kc, j0:j1]
-            for i in range(i0, i1):
-                a0, a1, a2 = at[i, ka], at[i, kb], at[i, kc]
-                r = dst[i - i0, :w]
-                for j in range(w):
-                    r[j] = ((r[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]
-        elif g == 2:
-            b1 = bt[kb, j0:j1]
-            for i in range(i0, i1):
-                a0, a1 = at[i, ka], at[i, kb]
-                r = dst[i - i0, :w]
-                for j in range(w):
-                    r[j] = (r[j] + a0 * b0[j]) + a1 * b1[j]
-        else:
-            for i in range(i0, i1):
-                a0 = at[i, ka]
-                r = dst[i - i0, :w]
-                for j in range(w):
-                    r[j] = r[j] + a0 * b0[j]
-        q += g
+        for i in range(i0, i1):
+            a0 = at[i, ka]
+            r = dst[i - i0, :w]
+            for j in range(w):
+                r[j] = r[j] + a0 * b0[j]
+        q += 1
 
 
 @njit(**_NJ)

@@ -240,6 +240,20 @@ def _fast_fma(x, y, z, out):
         out[i] = _fma32_rto(x[i], y[i], z[i])
 
 
+def _max_without_nan(b, fmt):
+    """Row maxima of encodings b (R, n) with IEEE 754-2019 maximum semantics
+    (-0 < +0), or None when a row holds a NaN (the reference then picks the
+    payload and flags). Without NaNs maximum is exact and raises no flag, and
+    the order of the encodings is the order of the values under the key
+    sign ? -magnitude - 1 : magnitude (so -0 -> -1 < +0 -> 0)."""
+    sign = 1 << (fmt.bits - 1)
+    mag = (b & (sign - 1)).astype(np.int64)
+    if (mag > ((1 << fmt.ebits) - 1) << (fmt.p - 1)).any():   # above the infinity: NaN
+        return None
+    key = np.where(b & sign, -mag - 1, mag)
+    return np.take_along_axis(b, np.argmax(key, axis=1)[:, None], axis=1)[:, 0]
+
+
 class _IEEEDomain(Domain):
     OPTIONS = {"rounding": "rne", "ftz": False, "daz": False, "nan": "x86",
                "tininess": "after", "acc": "sequential", "exact_flags": False}
@@ -532,6 +546,9 @@ class _IEEEDomain(Domain):
                                 self._prog_sum if self._fast else None)
 
     def _impl_max(self, rows):
+        fast = None if (self.ftz or self.daz) else _max_without_nan(self._bits(rows), self.format)
+        if fast is not None:
+            return self._val(fast)
         out, fl = _ref_max(self._bits32(rows), self._cfg)
         self._log(fl)
         return self._out_bits(out)
