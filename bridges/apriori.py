@@ -1,10 +1,9 @@
 """A-priori (standard-model) bounds for tapped nodes, found by watching `dot`.
 
-A float domain is wrapped in a *probed* twin: a dynamically made subclass of
-its own class (same options, same state, `isinstance` still true) whose `dot`
-and `add` note what they computed. When a model taps a value that is the
-result of the last top-level `dot` (a matmul of length k in order o), or of
-that dot plus one `add` (a bias), the node gets
+A `Probe` watches a float domain through fpsem.trace.observe (`probing(D)`)
+and notes what its top-level `dot` and `add` computed. When a model taps a
+value that is the result of the last top-level `dot` (a matmul of length k in
+order o), or of that dot plus one `add` (a bias), the node gets
 
     local bound_ij = gamma_r(fmt) * (|A| @ |B|)_ij + 2 k eta           (dot)
                    + u/(1-u) |y_ij|                                     (+ bias)
@@ -24,11 +23,13 @@ so does a domain whose `dot` accuracy is not 'ordered'/'correctly_rounded'/
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
+from fpsem import trace
 from fpsem.bounds import eta as _eta
 from fpsem.bounds import gamma, unit_roundoff
 from fpsem.errors import FpsemError
@@ -55,9 +56,11 @@ class _DotNote:
     what: str = ""
 
 
-class ProbeState:
-    def __init__(self):
-        self.depth = 0
+class Probe:
+    """Observer of one float domain's top-level dot and add (see module doc)."""
+
+    def __init__(self, D):
+        self.D = D
         self.last_out = None
         self.note = None
         self.errors = []
@@ -66,81 +69,35 @@ class ProbeState:
         self.last_out = None
         self.note = None
 
-
-_CLASSES = {}
-
-
-def probed(D):
-    """A twin of float domain D that notes its top-level dots, or D itself when
-    the domain cannot be twinned (then no node gets an a-priori bound)."""
-    cls = type(D)
-    if not getattr(D, "is_float", False) or getattr(D, "format", None) is None:
-        return D
-    if not hasattr(D, "__dict__"):
-        return D
-    P = _CLASSES.get(cls)
-    if P is None:
-        P = _make_class(cls)
-        _CLASSES[cls] = P
-    twin = object.__new__(P)
-    twin.__dict__.update(D.__dict__)
-    object.__setattr__(twin, "_probe", ProbeState())
-    return twin
-
-
-def _make_class(cls):
-    def dot(self, a, b, acc=None):
-        st = self._probe
-        if st.depth:
-            return cls.dot(self, a, b, acc)
-        st.depth += 1
+    def __call__(self, call):
+        if call.depth or call.name not in ("dot", "add"):
+            return   # dots inside sum/max and other primitives are not top-level
         try:
-            out = cls.dot(self, a, b, acc)
-        finally:
-            st.depth -= 1
-        try:
-            _note_dot(self, st, a, b, acc, out)
+            if call.name == "dot":
+                a, b = call.args[:2]
+                acc = call.args[2] if len(call.args) > 2 else call.kwargs.get("acc")
+                _note_dot(self.D, self, a, b, acc, call.result)
+            elif self.last_out is not None and not self.note.bias:
+                x, y = call.args[:2]
+                if x is self.last_out or y is self.last_out:
+                    _note_bias(self.D, self, y if x is self.last_out else x, call.result)
         except Exception as e:  # a probe must never break the run it watches
             reraise_interrupt(e)  # ... but an interrupt ends it
-            st.clear()
-            st.errors.append(f"dot: {type(e).__name__}: {e}")
-        return out
+            self.clear()
+            self.errors.append(f"{call.name}: {type(e).__name__}: {e}")
 
-    def add(self, x, y):
-        st = self._probe
-        if st.depth:
-            return cls.add(self, x, y)
-        st.depth += 1
-        try:
-            out = cls.add(self, x, y)
-        finally:
-            st.depth -= 1
-        if st.last_out is not None and not st.note.bias and (x is st.last_out or y is st.last_out):
-            try:
-                _note_bias(self, st, y if x is st.last_out else x, out)
-            except Exception as e:
-                reraise_interrupt(e)
-                st.clear()
-                st.errors.append(f"add: {type(e).__name__}: {e}")
-        return out
 
-    def _guard(name):
-        def method(self, *a, **k):
-            st = self._probe
-            st.depth += 1
-            try:
-                return getattr(cls, name)(self, *a, **k)
-            finally:
-                st.depth -= 1
-        method.__name__ = name
-        return method
-
-    ns = {"dot": dot, "add": add, "__module__": __name__,
-          "__doc__": f"{cls.__name__} with a-priori bound probes on dot and add"}
-    # reductions implemented through add/dot must not look like top-level calls
-    for name in ("sum", "max"):
-        ns[name] = _guard(name)
-    return type("Probed" + cls.__name__, (cls,), ns)
+@contextlib.contextmanager
+def probing(D, enabled=True):
+    """Watch float domain D inside the block; yields its Probe, or None when
+    disabled or D is not a point float domain with a format (then no node gets
+    an a-priori bound)."""
+    if not enabled or D.semantics.kind != "point" or D.format is None:
+        yield None
+        return
+    probe = Probe(D)
+    with trace.observe(probe, domain=D):
+        yield probe
 
 
 def _as_matmul_operands(A, B):
@@ -163,8 +120,7 @@ def _squeeze_like(x, va, vb):
 def _note_dot(D, st, a, b, acc, out):
     st.clear()
     order = D._order("dot", acc)
-    A = np.asarray(D.to_float64(a), dtype=np.float64)
-    B = np.asarray(D.to_float64(b), dtype=np.float64)
+    A, B = D.point(a), D.point(b)
     A, B, va, vb = _as_matmul_operands(A, B)
     k = A.shape[-1]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -195,7 +151,7 @@ def _note_dot(D, st, a, b, acc, out):
 
 def _note_bias(D, st, other, out):
     note = st.note
-    Bv = np.asarray(D.to_float64(other), dtype=np.float64)
+    Bv = D.point(other)
     if note.ref_hi is not None:
         if note.rows is not None and Bv.ndim > 1:
             # a bias that is not a row vector cannot be cut to the sampled rows
@@ -223,13 +179,12 @@ def _frac_float_up(q):
     return frac_up(Fraction(q))
 
 
-def node_apriori(D, x, fvals):
-    """The Apriori of tapped value x in probed domain D, or None (see module doc).
-    fvals: D.to_float64(x) as float64."""
-    st = getattr(D, "_probe", None)
-    if st is None or st.last_out is None or x is not st.last_out:
+def node_apriori(probe, x, fvals):
+    """The Apriori of tapped value x of the probed domain, or None (see module doc).
+    fvals: D.point(x)."""
+    if probe is None or probe.last_out is None or x is not probe.last_out:
         return None
-    note = st.note
+    D, note = probe.D, probe.note
     if D.accuracy("dot").kind not in _OK_DOT:
         return None
     if note.bias and D.accuracy("add").kind not in _OK_ADD:

@@ -34,13 +34,14 @@ from fractions import Fraction
 
 import numpy as np
 
-from fpsem import formats
+from fpsem import formats, trace
 from fpsem.bounds import eta, gamma
 from fpsem.domain import PRIMITIVES
 from fpsem.errors import FpsemError, UnknownDomain
 from fpsem.interrupts import reraise_interrupt
 from fpsem.registry import DOMAINS, availability
 from fpsem.registry import domain as make_domain
+from fpsem.semantics import BASIC, bit_promise, companions
 
 from . import apriori as _ap
 from ._num import bits_hash
@@ -137,7 +138,6 @@ class AuditResult:
 
 # -- domains --------------------------------------------------------------------------
 FLOAT_NAMES = ("float32", "float64", "ieee32", "bf16", "fp16", "cuda")
-REF_NAMES = ("exact", "interval", "ball")
 
 
 def _platform():
@@ -194,61 +194,28 @@ def audit_domains(names=None):
             notes.append(f"domain {n} not audited: {why}")
             continue
         D = domain_from_spec(spec)
-        if n in REF_NAMES:
+        if D.semantics.kind != "point":
             refs[n] = D
             continue
         variants = [D]
-        if spec == n and n in ("float32", "ieee32") and str(D.acc) != "sequential":
-            variants.append(make_domain(n, acc="sequential"))
+        # a domain whose default order is not sequential is also audited in the
+        # sequential order when some other domain promises its bits there
+        if spec == n and str(D.acc) != "sequential" and "acc" in D.OPTIONS:
+            seq = D.replace(acc="sequential")
+            if companions(seq):
+                variants.append(seq)
         for v in variants:
             floats[v.label] = v
     return floats, refs, notes
 
 
 def bit_pairs(floats):
-    """(a, b) label pairs whose bits are promised equal where their primitives allow."""
-    pairs = []
-    by = {}
-    for label, D in floats.items():
-        by.setdefault((D.name, str(D.acc)), D)
-    for (name, acc), D in by.items():
-        if name == "ieee32" and D.rounding == "rne" and not D.ftz and not D.daz and acc != "native":
-            other = by.get(("float32", acc))
-            if other is not None:
-                pairs.append((D.label, other.label))
-        if name == "cuda":
-            other = by.get(("ieee32", acc))
-            if other is not None and acc != "native":
-                pairs.append((D.label, other.label))
-    return pairs
-
-
-_SAFE = ("exact", "correctly_rounded")
-
-
-def promised(A, B, prims):
-    """Do A and B promise identical bits for a computation using `prims`?"""
-    if A.rounding != B.rounding or A.ftz != B.ftz or A.daz != B.daz:
-        return False, "rounding/subnormal policies differ"
-    for p in prims:
-        if p not in PRIMITIVES:
-            continue
-        if p in ("const", "full"):
-            p = "asarray"  # an exact constant rounded once into the domain, as asarray does
-        ka, kb = A.accuracy(p).kind, B.accuracy(p).kind
-        if p in ("sum", "dot"):
-            if str(A.acc) != str(B.acc) or str(A.acc) == "native":
-                return False, f"{p}: orders {A.acc} / {B.acc}"
-            if ka not in _SAFE + ("ordered",) or kb not in _SAFE + ("ordered",):
-                return False, f"{p}: {ka} / {kb}"
-            if p == "dot" and str(A.acc) == "fma_chain":
-                ma, mb = A.manifest("dot").get("fma"), B.manifest("dot").get("fma")
-                if ma is not None and mb is not None and ma != mb and "fma" not in (ma + mb):
-                    return False, "fma policies differ"
-            continue
-        if ka not in _SAFE or kb not in _SAFE:
-            return False, f"{p}: {ka} / {kb}"
-    return True, ""
+    """(a, b) label pairs of audited domains whose declared semantics promise the
+    same bits in arithmetic and reductions (fpsem.semantics.companions' rule);
+    each check then asks `bit_promise` for the primitives the case uses."""
+    items = list(floats.items())
+    return [(la, lb) for i, (la, A) in enumerate(items) for lb, B in items[i + 1:]
+            if A != B and not bit_promise(A, B, BASIC)]
 
 
 _PRIMS_CACHE = {}
@@ -293,12 +260,11 @@ def run_case(case, D, inputs):
 
 def _image(D, x):
     """float64 image(s) and hash of a domain value."""
-    r = D.to_float64(x)
-    if isinstance(r, tuple):
-        lo, hi = (np.asarray(v, dtype=np.float64) for v in r)
+    lo, hi = D.bounds(x)
+    if lo is not hi:
         return (lo, hi), bits_hash(np.stack([lo, hi]))
-    f = np.asarray(r, dtype=np.float64)
-    if D.name == "exact":
+    f = lo
+    if D.semantics.kind == "exact":
         q = D.to_fraction(x)
         return f, _frac_hash(q)
     return f, bits_hash(f)
@@ -455,8 +421,8 @@ def check_prim_bound(case, D, inputs, out):
     if D.ftz or D.daz:
         return "skip", f"{D.label}: ftz/daz policies are checked by the domain's own tests"
     # the domain's own rounded inputs
-    xin = [np.asarray(D.to_float64(D.asarray(a)), dtype=np.float64) for a in inputs]
-    f = np.asarray(D.to_float64(out), dtype=np.float64)
+    xin = [D.point(D.asarray(a)) for a in inputs]
+    f = D.point(out)
     if prim in ("sum", "dot"):
         return _check_reduction(case, D, xin, f, acc)
     shape = np.broadcast_shapes(*[x.shape for x in xin])
@@ -576,7 +542,7 @@ def check_enclosure(case, I, E, inputs):
     if case.kind == "prim" and case.prim in _MP_PRIMS:
         lo, hi = I.to_fraction(oi[0])
         lo, hi = (np.asarray(v, dtype=object).ravel() for v in (lo, hi))
-        xs = np.asarray(I.to_float64(I.asarray(inputs[0]))[0], dtype=np.float64).ravel()
+        xs = I.bounds(I.asarray(inputs[0]))[0].ravel()
         n = 0
         for i, xv in enumerate(xs):
             y = _mp_value(case.prim, [Fraction(float(xv))])
@@ -630,19 +596,20 @@ def _run_audit(suite, domains, baseline, models, progress, keep_values=False):
                          "or cuda and ieee32): bit checks skipped")
     add = res.checks.append
     tick = progress or (lambda msg: None)
+    exact, fixed, _ = _ref_roles(refs)
 
     for case in build_cases(suite):
         tick(case.name)
         inputs = case.inputs()
         outs, images = {}, {}
         for label, D in {**floats, **refs}.items():
-            if D.name == "exact" and not case.rational:
+            if D.semantics.kind == "exact" and not case.rational:
                 continue
             t = time.perf_counter()
-            PD = _ap.probed(D) if case.kind == "op" and D.is_float else D
             try:
-                out = run_case(case, PD, inputs)
-                vals = _outputs(PD, out)
+                with _ap.probing(D, case.kind == "op") as probe:
+                    out = run_case(case, D, inputs)
+                vals = _outputs(D, out)
                 imgs = [_image(D, v) for v in vals]
             except Exception as e:  # noqa: BLE001
                 reraise_interrupt(e)
@@ -670,7 +637,7 @@ def _run_audit(suite, domains, baseline, models, progress, keep_values=False):
                         st, msg = check_prim_bound(case, D, inputs, out)
                     elif case.kind == "op" and len(vals) == 1:
                         f = imgs[0][0]
-                        ap = _ap.node_apriori(PD, vals[0], f)
+                        ap = _ap.node_apriori(probe, vals[0], f)
                         if ap is not None and ap.ratio is not None:
                             st = "pass" if ap.ratio <= 1 else "fail"
                             msg = f"local a-priori bound {ap.what}: observed/bound {ap.ratio:.3g}"
@@ -683,9 +650,8 @@ def _run_audit(suite, domains, baseline, models, progress, keep_values=False):
         for a, b in pairs:
             if a not in images or b not in images:
                 continue
-            ok, why = promised(floats[a], floats[b], case_prims(case))
             name = f"bits:{case.name}:{a}=={b}"
-            if not ok:
+            if bit_promise(floats[a], floats[b], case_prims(case)):
                 continue
             ha = [h for _, h in images[a]]
             hb = [h for _, h in images[b]]
@@ -694,11 +660,11 @@ def _run_audit(suite, domains, baseline, models, progress, keep_values=False):
             else:
                 add(Check(name, "bits", "fail", _first_diff(images[a], images[b])))
         # (3) enclosure
-        if "interval" in refs and case.finite and (case.rational and "exact" in refs
-                                                   or case.kind == "prim" and case.prim in _MP_PRIMS):
+        if fixed is not None and case.finite and (case.rational and exact is not None
+                                                  or case.kind == "prim" and case.prim in _MP_PRIMS):
             t = time.perf_counter()
             try:
-                st, msg = check_enclosure(case, refs["interval"], refs.get("exact"), inputs)
+                st, msg = check_enclosure(case, fixed, exact, inputs)
             except Exception as e:  # noqa: BLE001
                 reraise_interrupt(e)
                 st, msg = ("skip", f"{type(e).__name__}: {e}") if _is_user_error(e) else \
@@ -733,17 +699,34 @@ def _first_diff(ia, ib):
     return "outputs differ"
 
 
+def _ref_roles(refs):
+    """(exact, fixed, tight) among the audited references: the exact domain, the
+    enclosure of fixed precision (fast, checked against the exact values) and the
+    enclosure of highest precision (the tight reference); None where absent."""
+    exact = next((D for D in refs.values() if D.semantics.kind == "exact"), None)
+    encl = sorted((D for D in refs.values() if D.semantics.kind == "enclosure"),
+                  key=lambda D: D.semantics.precision)
+    fixed = next((D for D in encl if math.isfinite(D.semantics.precision)), None)
+    return exact, fixed, (encl[-1] if encl else None)
+
+
 def _audit_model(res, name, config, floats, refs, pairs):
     from .envelope import run_domains
     add = res.checks.append
     t = time.perf_counter()
-    # the tight ball reference where it is audited (the default), else the interval
-    ref = refs.get("ball") if not _is_rational(name, config) else None
+    exact, fixed, tight = _ref_roles(refs)
+    # the tight reference where it is audited (the default), else the fixed-precision one
+    ref = tight if not _is_rational(name, config) else None
     if ref is None:
-        ref = refs.get("interval")
-    if ref is None:
-        ref = make_domain("float64") if "float64" in [D.name for D in floats.values()] else None
-    labels = [lb for lb, D in floats.items() if D.name != "float64" or ref is None or ref.name != "float64"]
+        ref = fixed
+    labels = list(floats)
+    if ref is None and floats:
+        # no rigorous reference: the most precise float domain, when it is more precise
+        # than every other, observes the others
+        best = max(floats.values(), key=lambda D: D.semantics.precision)
+        others = [lb for lb, D in floats.items() if D.semantics.precision < best.semantics.precision]
+        if others and len(others) == len(floats) - 1:
+            ref, labels = best, others
     if ref is None or not labels:
         add(Check(f"run:model:{name}", "run", "skip", "no reference or float domain to audit it with"))
         return
@@ -783,14 +766,13 @@ def _audit_model(res, name, config, floats, refs, pairs):
             # unless every primitive is correctly rounded in both; the hashes decide per node
             ha = {s.name: s.hash for s in env.stats(a)}
             hb = {s.name: s.hash for s in env.stats(b)}
-            ok, why = promised(floats[a], floats[b], _model_prims(name, config))
-            if not ok:
+            if bit_promise(floats[a], floats[b], _model_prims(name, config)):
                 continue
             diff = [n for n in env.nodes if ha.get(n) != hb.get(n)]
             add(Check(f"bits:{mname}:{a}=={b}", "bits", "fail" if diff else "pass",
                       f"first differing node {diff[0]} ({len(diff)} differ)" if diff else "bit-identical at every node"))
-    if "exact" in refs and ref.name == "interval" and env and _is_rational(name, config):
-        _model_enclosure(res, name, config, refs["interval"], refs["exact"], mname)
+    if exact is not None and ref is fixed and env and _is_rational(name, config):
+        _model_enclosure(res, name, config, fixed, exact, mname)
 
 
 def _is_rational(name, config):
@@ -807,26 +789,13 @@ def _model_prims(name, config):
         from fpsem.models import get_model
         from .record import resolve_model
         used = set()
-        D = _traced(make_domain("float64"), used)
+        D = make_domain("float64")
         spec = resolve_model(get_model(name, config=config))
-        spec.forward(D, *spec.inputs)
-        _MODEL_PRIMS[key] = tuple(sorted(used)) + ("asarray",)
+        # every primitive the forward reaches, nested ones included (conversions aside)
+        with trace.observe(lambda c: used.add(c.name) if c.name in PRIMITIVES else None, domain=D):
+            spec.forward(D, *spec.inputs)
+        _MODEL_PRIMS[key] = tuple(sorted(used - {"to_fraction", "to_float64"})) + ("asarray",)
     return _MODEL_PRIMS[key]
-
-
-def _traced(D, used):
-    cls = type(D)
-
-    def wrap(p):
-        def m(self, *a, **k):
-            used.add(p)
-            return getattr(cls, p)(self, *a, **k)
-        return m
-    ns = {p: wrap(p) for p in PRIMITIVES if hasattr(cls, p) and p not in ("to_fraction", "to_float64")}
-    T = type("Traced" + cls.__name__, (cls,), ns)
-    twin = object.__new__(T)
-    twin.__dict__.update(D.__dict__)
-    return twin
 
 
 def _model_enclosure(res, name, config, I, E, mname):

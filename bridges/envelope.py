@@ -26,11 +26,11 @@ from fractions import Fraction
 import numpy as np
 
 from fpsem.errors import FpsemError
-from fpsem.registry import availability
 from fpsem.registry import domain as make_domain
+from fpsem.semantics import bit_promise, companions, default_reference
 
 from . import apriori as _ap
-from .running import Running, local_stats
+from .running import RV, Running, local_stats
 from ._num import INF, abs_diff_up, bits_hash, frac_up, two_sum, ulp, ulp_lower, up
 from .record import ModelSpec, RefData, record, reference_data, reference_kind, resolve_model
 
@@ -275,31 +275,6 @@ def _float_bounds(f, ref):
 
 
 # -- divergence --------------------------------------------------------------------
-_ELEM = ("exp", "exp2", "log", "tanh", "erf", "sin", "cos")
-
-
-def bit_promise_note(A, B):
-    """'' when domains A and B promise the same bits for the same op sequence,
-    else why not: a different format, rounding or subnormal policy, an order
-    that differs or is unspecified, or an elementary function that is not
-    correctly rounded in one of them."""
-    if A.format != B.format:
-        return f"different formats ({A.format} vs {B.format})"
-    for opt in ("rounding", "ftz", "daz"):
-        if getattr(A, opt) != getattr(B, opt):
-            return f"different {opt} ({getattr(A, opt)} vs {getattr(B, opt)})"
-    if not (A.acc.specified and B.acc.specified):
-        return "an accumulation order is native (unspecified)"
-    if A.acc != B.acc:
-        return f"different accumulation orders ({A.acc} vs {B.acc})"
-    for D in (A, B):
-        for p in _ELEM:
-            acc = D.accuracy(p)
-            if acc.kind not in ("correctly_rounded", "exact", "unsupported"):
-                return f"{D.label} {p} is {acc}, not correctly rounded"
-    return ""
-
-
 @dataclass
 class Divergence:
     """First node where two float domains stop agreeing bit for bit (node None: they agree)."""
@@ -350,6 +325,9 @@ class Envelope:
         self.reference_bits = None
         #: sha256 of what the envelope was computed from (the model's input arrays)
         self.inputs = {}
+        #: with keep_outputs=True: label -> what the forward returned (the reference
+        #: under env.reference), so a caller shows results without running again
+        self.outputs = {}
 
     # -- queries -----------------------------------------------------------------
     @property
@@ -653,32 +631,9 @@ def _as_domain(spec, what, **opts):
     return D
 
 
-def _companion(D):
-    """The float domain whose bits D promises to match, for an automatic comparison."""
-    acc = str(D.acc)
-    if acc == "native":
-        return None
-    if D.name == "ieee32" and D.rounding == "rne" and not D.ftz and not D.daz:
-        ok, _ = availability("float32")
-        return make_domain("float32", acc=acc) if ok else None
-    if D.name == "float32":
-        ok, _ = availability("ieee32")
-        return make_domain("ieee32", acc=acc) if ok else None
-    return None
-
-
-def default_reference(spec):
-    """'exact' for rational models, else the high-precision 'ball' (the tight
-    rigorous reference; 'interval' when python-flint is missing)."""
-    if spec.is_rational:
-        return "exact"
-    ok, _ = availability("ball")
-    return "ball" if ok else "interval"
-
-
 def run_domains(model, inputs=None, domains=("ieee32",), reference="auto", *, config=None,
                 keep=(), apriori=True, decision="auto", compare="auto", acc=None, progress=None,
-                model_opts=None) -> Envelope:
+                model_opts=None, keep_outputs=False, forward_kw=None) -> Envelope:
     """Run `model` under the reference and every float domain with the same inputs.
 
     domains: names ("ieee32", "float32:acc=pairwise") or domain objects, primary first.
@@ -691,6 +646,8 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="auto", *, co
     bits the primary promises to match, e.g. float32 with the same order for ieee32).
     acc: accumulation order given to every float domain that takes one.
     decision: node name for .decision() ("auto": `logits` if tapped, else the last node; None: off).
+    keep_outputs: keep each domain's forward result in env.outputs (the run is not repeated
+    to show them). forward_kw: keyword arguments of every forward call (e.g. return_cache=True).
     """
     spec = model if isinstance(model, ModelSpec) else resolve_model(model, inputs, config, **(model_opts or {}))
     if isinstance(domains, (str,)) or hasattr(domains, "accuracy"):
@@ -704,21 +661,21 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="auto", *, co
                              f"against a reference (pass it as reference=)")
         Ds.append(D)
     if compare == "auto":
-        extra = [_companion(Ds[0])] if len(Ds) == 1 else []
-        extra = [e for e in extra if e is not None]
+        extra = companions(Ds[0])[:1] if len(Ds) == 1 else []
     else:
         extra = [_as_domain(c, "compare") for c in (compare or ())]
     for e in extra:
         if e.label not in [D.label for D in Ds]:
             Ds.append(e)
     if reference is None or (isinstance(reference, str) and reference.strip().lower() == "auto"):
-        reference = default_reference(spec)
+        reference = default_reference(bool(spec.is_rational))
     R = _as_domain(reference, "reference")
     rkind = reference_kind(R)
     if rkind == "exact" and spec.is_rational is False:
         raise FpsemError(f"model {spec.name} is not rational (it uses exp/tanh/...): the exact reference "
                          f"cannot run it; use reference='ball' or 'interval'")
-    args = dict(keep=keep, apriori=apriori, decision=decision, progress=progress)
+    args = dict(keep=keep, apriori=apriori, decision=decision, progress=progress,
+                keep_outputs=keep_outputs, forward_kw=forward_kw)
     if not getattr(R, "auto", False):
         return _run_once(spec, Ds, R, **args)
     # the precision of an 'auto' ball: predicted from a cheap probe, then checked
@@ -856,7 +813,7 @@ def _sampled_mid_rad(D, x, sample):
     return m, r
 
 
-def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
+def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=False, forward_kw=None):
     rkind = reference_kind(R)
     double = any(D.format.p > 30 for D in Ds) and rkind == "enclosure"
     keep_all = keep == "all"
@@ -870,7 +827,8 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
     def on_ref(name, x):
         refs[name] = reference_data(R, x, rkind, double=double)
 
-    _, nodes, timings[R.label] = record(spec, R, on_ref, progress)
+    outputs = {}
+    outputs[R.label], nodes, timings[R.label] = record(spec, R, on_ref, progress, forward_kw)
     if not nodes:
         raise FpsemError(f"model {spec.name} tapped no nodes and returned no domain value")
     dnode = None
@@ -892,26 +850,26 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
         RD = Running(D) if apriori else None
         if RD is not None and not RD.usable:
             RD = None
-        PD = RD if RD is not None else (_ap.probed(D) if apriori else D)
+        probe = [None]
         label = D.label
         if label in stats:
             raise FpsemError(f"domain {label} given twice")
         st_d, h_d = {}, {}
-        divs = [Divergence(Ds[0].label, label, None, note=bit_promise_note(Ds[0], D))] if di > 0 else []
+        divs = [Divergence(Ds[0].label, label, None, note=bit_promise(Ds[0], D))] if di > 0 else []
         index = {n: i for i, n in enumerate(nodes)}
 
-        def on_node(name, x, D=D, PD=PD, RD=RD, st_d=st_d, h_d=h_d, di=di, divs=divs, index=index):
+        def on_node(name, x, D=D, RD=RD, probe=probe, st_d=st_d, h_d=h_d, di=di, divs=divs, index=index):
             if RD is not None:
                 ap = _running_apriori(RD, x)
                 RD.rebase(x)        # the next nodes start from this node's float values
                 x = x.f
-            f = np.asarray(D.to_float64(x), dtype=np.float64)
+            f = D.point(x)
             ref = refs.get(name)
             if ref is None:
                 notes.append(f"{D.label}: node {name} not recorded by the reference; skipped")
                 return
             if RD is None:
-                ap = _ap.node_apriori(PD, x, f) if apriori else None
+                ap = _ap.node_apriori(probe[0], x, f)
             s = node_stats(name, index[name], D, f, ref, R.label, ap)
             st_d[name] = s
             h_d[name] = s.hash
@@ -939,13 +897,18 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
                 elif dv.node is None:
                     dv.agreeing_nodes += 1
 
-        _, names_d, timings[label] = record(spec, PD, on_node, progress)
+        if RD is not None:
+            out, names_d, timings[label] = record(spec, RD, on_node, progress, forward_kw)
+            outputs[label] = _unrun(out)
+        else:
+            with _ap.probing(D, apriori) as probe[0]:
+                outputs[label], names_d, timings[label] = record(spec, D, on_node, progress, forward_kw)
         if names_d != nodes:
             missing = [n for n in nodes if n not in names_d]
             notes.append(f"{label}: node sequence differs from the reference's"
                          + (f" (missing {', '.join(missing[:5])})" if missing else ""))
-        if apriori and getattr(PD, "_probe", None) is not None and PD._probe.errors:
-            notes.append(f"{label}: a-priori probe skipped some dots: {PD._probe.errors[0]}")
+        if probe[0] is not None and probe[0].errors:
+            notes.append(f"{label}: a-priori probe skipped some dots: {probe[0].errors[0]}")
         stats[label], hashes[label] = st_d, h_d
         for dv in divs:
             if dv.node is None:
@@ -963,13 +926,25 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress):
     refs.clear()
     env = Envelope(spec.name, [D.label for D in Ds], R.label, rkind, nodes, stats, divergences,
                    tensors, ref_kept, decision_data, timings, notes)
-    env.reference_bits = getattr(R, "prec", None) if R.name == "ball" else None
+    env.reference_bits = getattr(R, "prec", None)
+    env.outputs = outputs if keep_outputs else {}
     try:
         from fpsem.io import arrays_sha256
         env.inputs = {"inputs_sha256": arrays_sha256(spec.inputs)}
     except (TypeError, ValueError):  # inputs that are not arrays (a callable's own objects)
         env.inputs = {}
     return env
+
+
+def _unrun(obj):
+    """A forward's output with running values replaced by the float domain's own."""
+    if isinstance(obj, RV):
+        return obj.f
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_unrun(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _unrun(v) for k, v in obj.items()}
+    return obj
 
 
 def _running_apriori(RD, x):

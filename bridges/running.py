@@ -193,6 +193,10 @@ class Running(Domain):
         return self.D.format
 
     @property
+    def semantics(self):
+        return self.D.semantics
+
+    @property
     def is_float(self):
         return getattr(self.D, "is_float", False)
 

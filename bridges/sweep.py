@@ -55,12 +55,12 @@ class SweepError(FpsemError):
 # -- the spec ---------------------------------------------------------------------
 def default_reference():
     """The reference fpsem.envelope uses when none is given (followed, not copied)."""
-    from fpsem.registry import availability
+    from fpsem.semantics import default_reference as _default
 
     from .envelope import envelope
     ref = inspect.signature(envelope).parameters["reference"].default
     if ref == "auto":   # the envelope's choice for a model that is not rational
-        ref = "ball" if availability("ball")[0] else "interval"
+        ref = _default(rational=False)
     return ref
 
 

@@ -10,6 +10,10 @@ numpy float32 or CUDA kernels, and compare.
     >>> D.to_fraction(D.sum(x))[()]  # the float32 sum, as an exact rational
     Fraction(5033165, 16777216)
 """
+from . import jitcache as _jitcache
+
+_jitcache.configure()  # before any kernel module imports numba: a per-user cache, not site-packages
+
 from .errors import (DomainUnavailable, FpsemError, NotRepresentable, ShapeError,
                      UnknownDomain, UnsupportedOp, UnsupportedOption, WeightsError)
 from .domain import PRIMITIVES, Accuracy, Domain

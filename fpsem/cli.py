@@ -151,6 +151,11 @@ def main(argv=None):
 def _main(argv):
     from .interrupts import is_interrupt
     try:
+        args = sys.argv[1:] if argv is None else list(argv)
+        if args and not {"--help", "-h", "--version"} & set(args):
+            # inside the try: a Ctrl-C while numba imports is an interrupt like any other
+            from .jitcache import announce_compilation
+            announce_compilation()   # one line on stderr when a cold cache compiles
         rc = cli.main(args=argv, prog_name="fpsem", standalone_mode=False)
     except click.exceptions.Abort:
         # click raises Abort for a KeyboardInterrupt (or EOF) at a prompt

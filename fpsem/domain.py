@@ -17,6 +17,7 @@ Reductions are normalised here: `sum` and `max` reach the domain as 2-D
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
@@ -26,6 +27,8 @@ import numpy as np
 from .errors import ShapeError, UnsupportedOp, UnsupportedOption, op_error
 from .formats import ROUNDINGS, Format
 from .order import Order, parse_order
+from .semantics import ELEMENTARY, Semantics
+from .trace import Call, watch
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,8 @@ def to_fraction_scalar(v, what="asarray"):
 
 
 def _unregistered_class(D):
-    """None when D's registry name rebuilds it (twins such as the a-priori probe
-    rebuild as their plain domain), else its class, pickled by reference."""
+    """None when D's registry name rebuilds it (subclasses made outside the
+    registry rebuild as their plain domain), else its class, pickled by reference."""
     from .registry import DOMAINS, domain_class
     if D.name in DOMAINS and isinstance(D, domain_class(D.name)):
         return None
@@ -150,6 +153,10 @@ class Domain:
     OPTIONS: dict = {}
     #: primitive -> reason, for primitives this domain declares it does not implement
     GAPS: dict = {}
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        _observe_methods(cls)
 
     def __init__(self, **options):
         unknown = set(options) - set(self.OPTIONS)
@@ -234,6 +241,39 @@ class Domain:
     is_float = False
     #: True for domains whose values enclose the real result
     is_enclosure = False
+    #: 'point', 'enclosure' or 'exact' (None: 'point' for float domains, else 'enclosure')
+    KIND: str | None = None
+    #: FMA policy of a point domain whose order is specified (see Semantics.fma)
+    FMA = "as_ordered"
+
+    # -- declared semantics (fpsem.semantics) ---------------------------------------
+    @property
+    def semantics(self) -> Semantics:
+        """What this domain promises: formats, rounding, subnormals, order, FMA,
+        NaN preset, elementary accuracy and kind. Bridges read only this."""
+        s = self.__dict__.get("_semantics")
+        if s is None:   # computed once: the domain is immutable
+            s = self._declare_semantics()
+            object.__setattr__(self, "_semantics", s)
+        return s
+
+    def _declare_semantics(self):
+        kind = self.KIND or ("point" if self.is_float else "enclosure")
+        fmt = self.format if kind == "point" else None
+        return Semantics(
+            kind=kind, storage=fmt, accumulation=fmt,
+            rounding=self.rounding if kind == "point" else ("outward" if kind == "enclosure" else "exact"),
+            ftz=self.ftz, daz=self.daz, order=self.acc,
+            fma=(self.FMA if self.acc.specified else "unspecified") if kind == "point" else "exact",
+            nan=self._opts.get("nan"),
+            elementary=tuple((p, self.accuracy(p).kind) for p in ELEMENTARY),
+            precision=self._precision())
+
+    def _precision(self):
+        """Significand bits of stored values (inf for exact values)."""
+        if self.format is not None:
+            return self.format.p
+        return math.inf if (self.KIND == "exact") else 53
 
     def accuracy(self, prim) -> Accuracy:
         """The declared accuracy of a primitive in this domain."""
@@ -329,7 +369,28 @@ class Domain:
         raise self._unsupported("to_fraction")
 
     def to_float64(self, x):
+        """Deprecated for new code: use `point` or `bounds` (one kind of result each)."""
         raise self._unsupported("to_float64")
+
+    def bounds(self, x):
+        """(lo, hi) float64 arrays with lo <= value <= hi elementwise. Point domains:
+        lo is hi, the value (rounded to nearest float64 where it is not one);
+        enclosures: their endpoints, rounded outward to float64."""
+        parts = self._parts(x)
+        if self.semantics.kind == "enclosure" and len(parts) == 2:
+            return _outward(parts[0], -1), _outward(parts[1], +1)
+        r = self.to_float64(x)
+        if isinstance(r, tuple):   # (lo, hi), already rounded outward (ball)
+            return np.asarray(r[0], dtype=np.float64), np.asarray(r[1], dtype=np.float64)
+        v = np.asarray(r, dtype=np.float64)
+        return v, v
+
+    def point(self, x):
+        """float64 point values: the value, or the midpoint of an enclosure."""
+        lo, hi = self.bounds(x)
+        if lo is hi:
+            return lo
+        return lo + (hi - lo) / 2
 
     # -- structure -------------------------------------------------------------
     def _struct(self, fn, x):
@@ -464,12 +525,11 @@ class Domain:
 
     def isnan(self, x):
         """numpy bool mask: where x is NaN. Exact. Enclosure domains (whose values
-        are sets of reals, returned by to_float64 as (lo, hi)) and the exact domain
-        have no NaN: the mask is all False there, so selections on it are decided."""
-        r = self.to_float64(x)
-        if isinstance(r, tuple):
-            return np.zeros(np.shape(r[0]), dtype=np.bool_)
-        return np.isnan(np.asarray(r, dtype=np.float64))
+        are sets of reals) and the exact domain have no NaN: the mask is all False
+        there, so selections on it are decided."""
+        if self.semantics.kind != "point":
+            return np.zeros(self.shape(x), dtype=np.bool_)
+        return np.isnan(self.point(x))
 
     # -- reductions --------------------------------------------------------------
     def _order(self, op, acc):
@@ -568,6 +628,19 @@ class Domain:
         }
 
 
+def _outward(a, direction):
+    """float64 image of an endpoint array, stepped one ulp outward where not exact."""
+    a = np.asarray(a)
+    if a.dtype.kind == "f" and a.dtype.itemsize <= 8:
+        return a.astype(np.float64)  # exact widening
+    # object arrays (Fractions, mpfr): round to float64, then step outward one ulp
+    # where that rounding was not exact (both compare exactly with a float)
+    flat = a.ravel()
+    f = np.array([float(v) for v in flat], dtype=np.float64)
+    exact = np.array([bool(v == x) for v, x in zip(flat, f)], dtype=np.bool_)
+    return np.where(exact, f, np.nextafter(f, direction * np.inf)).reshape(a.shape)
+
+
 def _make_unary(name):
     def method(self, x):
         impl = getattr(self, "_impl_" + name, None)
@@ -606,3 +679,36 @@ for _n in UNARY:
 for _n in BINARY + COMPARE:
     setattr(Domain, _n, _make_binary(_n))
 Domain.fma = _fma
+
+
+# -- the observer hook (fpsem.trace.observe) ------------------------------------------------
+# Every public primitive of every domain class (PRIMITIVES, wherever a class defines
+# one) reports its call to the observers of the current context: the one way to watch
+# a domain. Unwatched, the cost is one context-variable read per call.
+def _observed(name, fn):
+    def method(self, *args, **kwargs):
+        w = watch()
+        if w is None or w.busy:
+            return fn(self, *args, **kwargs)
+        w.depth += 1
+        try:
+            out = fn(self, *args, **kwargs)
+        finally:
+            w.depth -= 1
+        w.emit(Call(self, name, args, kwargs, out, w.depth))
+        return out
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = fn.__doc__
+    method.__wrapped__ = fn
+    method._fpsem_observed = True
+    return method
+
+
+def _observe_methods(cls):
+    for name in PRIMITIVES:
+        fn = cls.__dict__.get(name)
+        if callable(fn) and not getattr(fn, "_fpsem_observed", False):
+            setattr(cls, name, _observed(name, fn))
+
+
+_observe_methods(Domain)

@@ -1,26 +1,12 @@
 """Which primitives each op uses: found by running the op on its sample inputs
-through a recording proxy of the float64 domain (not by reading source)."""
+under an observer of the float64 domain (fpsem.trace.observe), not by reading
+source: the primitives the op itself calls (depth 0)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .domain import PRIMITIVES
-
-
-class _Recorder:
-    def __init__(self, D):
-        object.__setattr__(self, "_D", D)
-        object.__setattr__(self, "used", [])
-
-    def __getattr__(self, name):
-        attr = getattr(self._D, name)
-        if name in PRIMITIVES and callable(attr):
-            def wrapped(*a, **k):
-                if name not in self.used:
-                    self.used.append(name)
-                return attr(*a, **k)
-            return wrapped
-        return attr
+from .trace import observe
 
 
 def primitives_used(opname, domain_name="float64"):
@@ -28,11 +14,12 @@ def primitives_used(opname, domain_name="float64"):
     from fpsem.ops.records import BY_NAME
     rec = BY_NAME[opname]
     D = registry.domain(domain_name)
-    proxy = _Recorder(D)
     args, kwargs = rec.build(D, np.random.default_rng(0))
-    rec.fn(proxy, *args, **kwargs)
+    used = set()
+    with observe(lambda c: used.add(c.name) if c.depth == 0 and c.name in PRIMITIVES else None, domain=D):
+        rec.fn(D, *args, **kwargs)
     order = list(PRIMITIVES)
-    return sorted(proxy.used, key=order.index)
+    return sorted(used, key=order.index)
 
 
 def op_table(name=None):

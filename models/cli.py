@@ -290,9 +290,10 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     domains = _domains(domain_spec, rounding, ftz, acc, daz)
     R = None
     if reference.strip().lower() != "none":
-        from fpsem.bridges.envelope import _as_domain, default_reference
+        from fpsem.bridges.envelope import _as_domain
+        from fpsem.semantics import default_reference
         if reference.strip().lower() == "auto":
-            reference = default_reference(model)
+            reference = default_reference(bool(getattr(model, "is_rational", False)))
         R = _as_domain(reference, "--reference")
 
     tok = None
@@ -364,21 +365,32 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
     env_fn = _bridge_envelope()
     float_ds = [D for D in domains if D.is_float and D.format is not None and D != R]
     use_env = R is not None and env_fn is not None and bool(float_ds)
-    outs, caches, times = [], [], []
     runs = list(domains)
     ref_direct = R is not None and not use_env and getattr(R, "is_enclosure", False) and R not in domains
     if ref_direct:
         runs.append(R)
+    want_cache = is_lm and n_generate > 0
+    # one run: each domain's forward executes once; the envelope runs the float
+    # domains and the reference and hands back their outputs, the rest run here
+    in_env = [D for D in runs if use_env and (D in float_ds or D == R)]
+    direct = [D for D in runs if D not in in_env]
+    results = {}
     env = None
-    with _Bar(steps * (len(runs) + (len(float_ds) + 1 if use_env else 0)), enabled=not no_progress) as bar:
-        for D in runs:
-            o, cch, dt = _run_one(model, D, inputs, bar, want_cache=is_lm and n_generate > 0)
-            outs.append(o)
-            caches.append(cch)
-            times.append(dt)
+    with _Bar(steps * (len(direct) + (len(float_ds) + 1 if use_env else 0)), enabled=not no_progress) as bar:
+        for D in direct:
+            results[D.label] = _run_one(model, D, inputs, bar, want_cache=want_cache)
         if use_env:
             bar.describe(f"envelope vs {R.label}")
-            env = env_fn(model, inputs, domain=float_ds, reference=R, progress=bar.advance)
+            env = env_fn(model, inputs, domain=float_ds, reference=R, progress=bar.advance,
+                         keep_outputs=True, forward_kw={"return_cache": True} if want_cache else None)
+            for D in in_env:
+                key = env.reference if D == R else D.label
+                res = env.outputs[key]
+                o, cch = res if want_cache else (res, None)
+                results[D.label] = (o, cch, env.timings[key])
+    outs = [results[D.label][0] for D in runs]
+    caches = [results[D.label][1] for D in runs]
+    times = [results[D.label][2] for D in runs]
     ref_out = outs[-1] if ref_direct else (outs[domains.index(R)] if R in domains else None)
     outs_d = outs[:len(domains)]
 

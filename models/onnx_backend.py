@@ -51,8 +51,8 @@ def backend_for(domain="float32", semantics="body"):
             for name in self.model.output_names:
                 v = outs[name]
                 if not isinstance(v, np.ndarray) or (D.is_value(v) and v.dtype.kind == "f"):
-                    f = D.to_float64(v)  # exact for binary formats up to binary64
-                    v = np.asarray(_mid(f) if isinstance(f, tuple) else f)
+                    lo, hi = D.bounds(v)  # exact for binary formats up to binary64
+                    v = lo if lo is hi else _mid((lo, hi))
                 dt = self.out_types.get(name)
                 res.append(np.asarray(v).astype(dt) if dt is not None else np.asarray(v))
             return tuple(res)

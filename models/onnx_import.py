@@ -397,10 +397,10 @@ def _isinf(ctx, node, x):
     if isinstance(x, Host):
         a = x.a
     else:
-        r = ctx.D.to_float64(x)
-        if isinstance(r, tuple):
-            return Host(np.zeros(np.shape(r[0]), dtype=bool))
-        a = np.asarray(r)
+        lo, hi = ctx.D.bounds(x)
+        if lo is not hi:
+            return Host(np.zeros(np.shape(lo), dtype=bool))
+        a = lo
     pos, neg = at.get("detect_positive", 1), at.get("detect_negative", 1)
     return Host((np.isposinf(a) & bool(pos)) | (np.isneginf(a) & bool(neg)))
 
@@ -1129,10 +1129,9 @@ def _cast(ctx, node, x, like=None):
         raise ctx.err("an undecided comparison (enclosure domain) cast to a number", UnsupportedOp)
     if to_float:
         return x
-    r = ctx.D.to_float64(x)
-    if isinstance(r, tuple):
+    r, hi = ctx.D.bounds(x)
+    if r is not hi:
         raise ctx.err(f"float-to-integer cast of an enclosure in {ctx.D.label}", UnsupportedOp)
-    r = np.asarray(r)
     return Host((r != 0) if to_np == np.bool_ else np.trunc(r).astype(to_np))
 
 
@@ -1178,8 +1177,8 @@ def _range(ctx, node, start, limit, delta):
         return Host(np.arange(s, l, d).astype(np.result_type(s, l, d)))
     vals = []
     for v in (start, limit, delta):
-        r = v.a if isinstance(v, Host) else ctx.D.to_float64(v)
-        if isinstance(r, tuple):
+        r, hi = (v.a, v.a) if isinstance(v, Host) else ctx.D.bounds(v)
+        if r is not hi:
             raise ctx.err("Range of enclosures has no static length", UnsupportedOp)
         vals.append(float(np.asarray(r).reshape(())))
     n = max(int(np.ceil((vals[1] - vals[0]) / vals[2])), 0)

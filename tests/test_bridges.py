@@ -206,7 +206,7 @@ def test_envelope_cli(tmp_path, capsys):
 
 
 def test_divergence_says_whether_bits_were_promised():
-    from fpsem.bridges.envelope import bit_promise_note
+    from fpsem.semantics import bit_promise as bit_promise_note
     I = fpsem.domain("ieee32")
     assert bit_promise_note(I, fpsem.domain("ieee32", rounding="rtz")).startswith("different rounding")
     assert "native" in bit_promise_note(I, fpsem.domain("float32"))

@@ -36,9 +36,10 @@ def test_domain_pickles(name, extra):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_probed_twin_pickles_as_its_domain():
-    from fpsem.bridges.apriori import probed
+def test_a_probed_domain_stays_itself_and_pickles():
+    from fpsem.bridges.apriori import probing
     D = fpsem.domain("ieee32", rounding="rdn")
-    T = probed(D)
-    assert type(T) is not type(D)
-    assert pickle.loads(pickle.dumps(T)) == D
+    with probing(D) as probe:
+        D.dot(D.asarray([[1, 2]]), D.asarray([[3], [4]]))
+    assert probe.note is not None and type(D) is fpsem.registry.domain_class("ieee32")
+    assert pickle.loads(pickle.dumps(D)) == D

@@ -116,13 +116,20 @@ def test_fast_fma_matches_reference():
         assert np.array_equal(got.view(np.uint32), ref)
 
 
-def test_flags_are_per_instance():
-    D1, D2 = domain("ieee32"), domain("ieee32")
+def test_flags_are_collected_per_domain_not_kept():
+    D1, D2 = domain("ieee32"), domain("ieee32", rounding="rtz")
     one = D1.const(1)
-    D1.div(one, D1.const(0))
-    assert D1.flags()["divide_by_zero"] and not D2.flags()["divide_by_zero"]
-    D1.clear_flags()
-    assert not any(D1.flags().values())
+    with D1.collect_flags() as f1, D2.collect_flags() as f2:
+        D1.div(one, D1.const(0))
+        assert f1["divide_by_zero"] and not f1["inexact"]
+        D2.div(D2.const(1), D2.const(3))
+    assert f1["divide_by_zero"] and not f1["inexact"]
+    assert f2["inexact"] and not f2["divide_by_zero"]
+    with D1.collect_flags() as f3:
+        pass
+    assert not any(f3.values())
+    # the domain is a pure value: no flag state travels with it
+    assert "_flagbox" not in vars(D1) and D1 == domain("ieee32")
 
 
 def test_directed_mode_and_ftz_change_results():

@@ -175,74 +175,39 @@ PIB, PJB = 16, 256
 
 @njit(**_NJ)
 def _seq_piece(at, bt, i0, i1, j0, j1, k0, k1, ks, dst):
-    """dst[i - i0, :] = sequential dot over k = k0, k0 + ks, ... < k1 (>= 1 term)."""
+    """dst[i - i0, :] = sequential dot over k = k0, k0 + ks, ... < k1 (>= 1 term).
+    r = fl(a0 b0), then groups of four terms kept in registers, then the last
+    terms one pass each: every + and * is the sequential order's, so the bits
+    are the same whatever the grouping (three loops only: each unrolled variant
+    costs compile time on a cold cache)."""
     w = j1 - j0
     cnt = (k1 - k0 + ks - 1) // ks
-    g = min(cnt, 4)
-    # first group: initialise with up to four terms
-    ka, kb, kc, kd = k0, k0 + ks, k0 + 2 * ks, k0 + 3 * ks
-    b0 = bt[ka, j0:j1]
-    if g == 1:
-        for i in range(i0, i1):
-            a0 = at[i, ka]
-            r = dst[i - i0, :w]
-            for j in range(w):
-                r[j] = a0 * b0[j]
-    elif g == 2:
-        b1 = bt[kb, j0:j1]
-        for i in range(i0, i1):
-            a0, a1 = at[i, ka], at[i, kb]
-            r = dst[i - i0, :w]
-            for j in range(w):
-                r[j] = a0 * b0[j] + a1 * b1[j]
-    elif g == 3:
-        b1, b2 = bt[kb, j0:j1], bt[kc, j0:j1]
-        for i in range(i0, i1):
-            a0, a1, a2 = at[i, ka], at[i, kb], at[i, kc]
-            r = dst[i - i0, :w]
-            for j in range(w):
-                r[j] = (a0 * b0[j] + a1 * b1[j]) + a2 * b2[j]
-    else:
-        b1, b2, b3 = bt[kb, j0:j1], bt[kc, j0:j1], bt[kd, j0:j1]
+    b0 = bt[k0, j0:j1]
+    for i in range(i0, i1):
+        a0 = at[i, k0]
+        r = dst[i - i0, :w]
+        for j in range(w):
+            r[j] = a0 * b0[j]
+    q = 1
+    while q + 4 <= cnt:
+        ka = k0 + q * ks
+        kb, kc, kd = ka + ks, ka + 2 * ks, ka + 3 * ks
+        b0, b1, b2, b3 = bt[ka, j0:j1], bt[kb, j0:j1], bt[kc, j0:j1], bt[kd, j0:j1]
         for i in range(i0, i1):
             a0, a1, a2, a3 = at[i, ka], at[i, kb], at[i, kc], at[i, kd]
             r = dst[i - i0, :w]
             for j in range(w):
-                r[j] = ((a0 * b0[j] + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j]
-    q = g
+                r[j] = (((r[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j]
+        q += 4
     while q < cnt:
-        g = min(cnt - q, 4)
         ka = k0 + q * ks
-        kb, kc, kd = ka + ks, ka + 2 * ks, ka + 3 * ks
         b0 = bt[ka, j0:j1]
-        if g == 4:
-            b1, b2, b3 = bt[kb, j0:j1], bt[kc, j0:j1], bt[kd, j0:j1]
-            for i in range(i0, i1):
-                a0, a1, a2, a3 = at[i, ka], at[i, kb], at[i, kc], at[i, kd]
-                r = dst[i - i0, :w]
-                for j in range(w):
-                    r[j] = (((r[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j]
-        elif g == 3:
-            b1, b2 = bt[kb, j0:j1], bt[kc, j0:j1]
-            for i in range(i0, i1):
-                a0, a1, a2 = at[i, ka], at[i, kb], at[i, kc]
-                r = dst[i - i0, :w]
-                for j in range(w):
-                    r[j] = ((r[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]
-        elif g == 2:
-            b1 = bt[kb, j0:j1]
-            for i in range(i0, i1):
-                a0, a1 = at[i, ka], at[i, kb]
-                r = dst[i - i0, :w]
-                for j in range(w):
-                    r[j] = (r[j] + a0 * b0[j]) + a1 * b1[j]
-        else:
-            for i in range(i0, i1):
-                a0 = at[i, ka]
-                r = dst[i - i0, :w]
-                for j in range(w):
-                    r[j] = r[j] + a0 * b0[j]
-        q += g
+        for i in range(i0, i1):
+            a0 = at[i, ka]
+            r = dst[i - i0, :w]
+            for j in range(w):
+                r[j] = r[j] + a0 * b0[j]
+        q += 1
 
 
 @njit(**_NJ)
@@ -391,25 +356,50 @@ def prog_dot(a, b, prog, depth):
     c = np.empty((B, m, n), dtype=a.dtype)
     nib, njb = _cdiv(m, PIB), _cdiv(n, PJB)
     nt = nib * njb
-    _tiles_threaded(_prog_tiles, B * nt, B * m * n * k, (a, b, c, nt, nib, prog, depth))
+    # read-only views: numba types writeable and read-only arrays apart, so operands
+    # with mixed flags (weights, broadcast views) compiled the tile kernel, the
+    # biggest of all, up to four times on a cold cache; now once per dtype
+    a, b = _readonly(a), _readonly(b)
+    kernel = _seq_tiles if np.all((prog[:, 0] == OP_SEQ) | (prog[:, 0] == OP_ADD)) else _prog_tiles
+    _tiles_threaded(kernel, B * nt, B * m * n * k, (a, b, c, nt, nib, prog, depth))
     return c
+
+
+def _readonly(x):
+    v = x.view()
+    v.flags.writeable = False
+    return v
+
+
+@njit(inline="always", **_NJ)
+def _prog_tile(blk, nt, nib, m, n):
+    """(batch, i0, i1, j0, j1) of output tile blk: row tiles innermost, so
+    consecutive tiles share one panel of b."""
+    t = blk // nt
+    r = blk - t * nt
+    jb = r // nib
+    ib = r - jb * nib
+    i0, j0 = ib * PIB, jb * PJB
+    return t, i0, min(m, i0 + PIB), j0, min(n, j0 + PJB)
+
+
+@njit(inline="always", **_NJ)
+def _store_tile(ct, s0, i0, i1, j0, j1):
+    w = j1 - j0
+    for ii in range(i1 - i0):
+        cr, sr = ct[i0 + ii, j0:j1], s0[ii, :w]
+        for j in range(w):
+            cr[j] = sr[j]
 
 
 @njit(nogil=True, **_NJ)
 def _prog_tiles(a, b, c, nt, nib, prog, depth, blk0, blk1):
-    """Output tiles blk0 <= blk < blk1 of prog_dot (tile blk: batch blk // nt,
-    row tiles innermost so consecutive tiles share one panel of b)."""
+    """Output tiles blk0 <= blk < blk1 of prog_dot, any program."""
     m, n = a.shape[1], b.shape[2]
     st = np.empty((depth, PIB, PJB), dtype=a.dtype)
     for blk in range(blk0, blk1):
-        t = blk // nt
-        r = blk - t * nt
-        jb = r // nib
-        ib = r - jb * nib
-        i0, j0 = ib * PIB, jb * PJB
-        i1, j1 = min(m, i0 + PIB), min(n, j0 + PJB)
+        t, i0, i1, j0, j1 = _prog_tile(blk, nt, nib, m, n)
         at, bt = a[t], b[t]
-        nr, w = i1 - i0, j1 - j0
         top = -1
         for q in range(prog.shape[0]):
             op, k0, k1, ks = prog[q, 0], prog[q, 1], prog[q, 2], prog[q, 3]
@@ -417,18 +407,35 @@ def _prog_tiles(a, b, c, nt, nib, prog, depth, blk0, blk1):
                 top += 1
                 _seq_piece(at, bt, i0, i1, j0, j1, k0, k1, ks, st[top])
             elif op == OP_ADD:
-                _add_piece(st[top - 1], st[top], nr, w)
+                _add_piece(st[top - 1], st[top], i1 - i0, j1 - j0)
                 top -= 1
             elif op == OP_PW:
                 top += 1
                 _pw_piece(at, bt, i0, i1, j0, j1, k0, k1 - k0, st[top], False)
             else:
                 _pw_piece(at, bt, i0, i1, j0, j1, k0, k1 - k0, st[top], True)
-        ct = c[t]
-        for ii in range(nr):
-            cr, sr = ct[i0 + ii, j0:j1], st[0, ii, :w]
-            for j in range(w):
-                cr[j] = sr[j]
+        _store_tile(c[t], st[0], i0, i1, j0, j1)
+
+
+@njit(nogil=True, **_NJ)
+def _seq_tiles(a, b, c, nt, nib, prog, depth, blk0, blk1):
+    """_prog_tiles for programs of SEQ and ADD only (sequential, blocked, tree):
+    without the pairwise pieces, whose unrolled code is most of the full
+    kernel's compile time, so a cold cache compiles only what these orders use."""
+    m, n = a.shape[1], b.shape[2]
+    st = np.empty((depth, PIB, PJB), dtype=a.dtype)
+    for blk in range(blk0, blk1):
+        t, i0, i1, j0, j1 = _prog_tile(blk, nt, nib, m, n)
+        at, bt = a[t], b[t]
+        top = -1
+        for q in range(prog.shape[0]):
+            if prog[q, 0] == OP_SEQ:
+                top += 1
+                _seq_piece(at, bt, i0, i1, j0, j1, prog[q, 1], prog[q, 2], prog[q, 3], st[top])
+            else:
+                _add_piece(st[top - 1], st[top], i1 - i0, j1 - j0)
+                top -= 1
+        _store_tile(c[t], st[0], i0, i1, j0, j1)
 
 
 # Threads for the tiled kernels: a nogil numba function run on contiguous tile

@@ -223,6 +223,10 @@ class BallDomain(Domain):
     def _wp(self):
         return working_precision(self.prec)
 
+    def _precision(self):
+        # 'auto' adapts to the run: as precise as the run needs
+        return math.inf if self.auto else self.prec
+
     # -- representation ------------------------------------------------------------
     def is_value(self, x):
         return isinstance(x, Ball)

@@ -28,7 +28,8 @@ multiply-add (the composition's own fma_chain kernel, by round-to-odd through
 binary64 (Boldo-Melquiond), stays the reference). Outputs that are NaN are
 recomputed with the reference so NaN payloads follow the preset.
 
-Flags: sticky per domain instance (`D.flags()`, `D.clear_flags()`), never global.
+Flags: the domain keeps no state; the flags it raises reach the observers of
+fpsem.trace (`with D.collect_flags() as f: ...` gathers them), never a global.
 Elementwise primitives and the reference reductions record all five flags
 exactly. The fast RNE reductions (sum/dot with rounding="rne", no ftz/daz)
 record invalid, divide-by-zero and overflow only; for exact inexact/underflow
@@ -36,13 +37,14 @@ flags of a reduction call fpsem.emu directly or use `exact_flags=True`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from fractions import Fraction
 
 import numpy as np
 from numba import njit
 
-from .. import emu, formats, fpenv
+from .. import emu, formats, fpenv, trace
 from ..domain import CR, EXACT, Accuracy, Domain, to_fraction_scalar
 from ..emu import _core as C
 from ..emu.flags import flags_dict
@@ -72,6 +74,20 @@ def _fast_fma(x, y, z, out):
         out[i] = _fma32_rto(x[i], y[i], z[i])
 
 
+def _max_without_nan(b, fmt):
+    """Row maxima of encodings b (R, n) with IEEE 754-2019 maximum semantics
+    (-0 < +0), or None when a row holds a NaN (the reference then picks the
+    payload and flags). Without NaNs maximum is exact and raises no flag, and
+    the order of the encodings is the order of the values under the key
+    sign ? -magnitude - 1 : magnitude (so -0 -> -1 < +0 -> 0)."""
+    sign = 1 << (fmt.bits - 1)
+    mag = (b & (sign - 1)).astype(np.int64)
+    if (mag > ((1 << fmt.ebits) - 1) << (fmt.p - 1)).any():   # above the infinity: NaN
+        return None
+    key = np.where(b & sign, -mag - 1, mag)
+    return np.take_along_axis(b, np.argmax(key, axis=1)[:, None], axis=1)[:, 0]
+
+
 class _IEEEDomain(Domain):
     OPTIONS = {"rounding": "rne", "ftz": False, "daz": False, "nan": "x86",
                "tininess": "after", "acc": "sequential", "exact_flags": False}
@@ -83,7 +99,6 @@ class _IEEEDomain(Domain):
 
     def __init__(self, **options):
         super().__init__(**options)
-        object.__setattr__(self, "_flagbox", [0])
         o = self._opts
         object.__setattr__(self, "_kw", dict(rounding=o["rounding"], ftz=bool(o["ftz"]),
                                             daz=bool(o["daz"]), tininess=o["tininess"], nan=o["nan"]))
@@ -104,18 +119,23 @@ class _IEEEDomain(Domain):
         return opts
 
     # -- flags -----------------------------------------------------------------
-    def flags(self):
-        """Sticky IEEE flags raised by this domain instance so far."""
-        return flags_dict(self._flagbox[0])
+    @contextlib.contextmanager
+    def collect_flags(self):
+        """The IEEE flags this domain (or an equal one) raises inside the block: a
+        dict of the five flags, updated as they are raised (fpsem.trace.observe)."""
+        bits = [0]
+        box = flags_dict(0)
 
-    def clear_flags(self):
-        self._flagbox[0] = 0
+        def on(call):
+            if call.name == "flags":
+                bits[0] |= call.result
+                box.update(flags_dict(bits[0]))
+        with trace.observe(on, domain=self):
+            yield box
 
     def _log(self, fl):
-        if isinstance(fl, (int, np.integer)):
-            self._flagbox[0] |= int(fl)
-        else:
-            self._flagbox[0] |= fl.summary()
+        if trace.watch() is not None:
+            trace.raise_flags(self, fl if isinstance(fl, (int, np.integer)) else fl.summary())
 
     @property
     def _fast(self):
@@ -360,6 +380,9 @@ class _IEEEDomain(Domain):
                                 self._prog_sum if self._fast else None)
 
     def _impl_max(self, rows):
+        fast = None if (self.ftz or self.daz) else _max_without_nan(self._bits(rows), self.format)
+        if fast is not None:
+            return self._val(fast)
         out, fl = _ref_max(self._bits32(rows), self._cfg)
         self._log(fl)
         return self._out_bits(out)

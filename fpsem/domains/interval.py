@@ -220,6 +220,9 @@ class IntervalDomain(Domain):
     def precision(self):
         return self._E.precision
 
+    def _precision(self):
+        return self.precision
+
     # -- representation --------------------------------------------------------
     def is_value(self, x):
         return isinstance(x, Interval) and x.lo.dtype == self._E.dtype
