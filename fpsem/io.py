@@ -110,9 +110,17 @@ def json_header(kind, inputs=None, version=1):
     """The keys every fpsem JSON output starts with: `schema` ('fpsem.<kind>/<version>';
     bumped when a field changes meaning), `fpsem_version`, and `inputs` (sha256 of
     the input files and arrays the output depends on; {} when it depends on none)."""
-    import fpsem
-    return {"schema": f"fpsem.{kind}/{version}", "fpsem_version": fpsem.__version__,
+    return {"schema": f"fpsem.{kind}/{version}", "fpsem_version": _version(),
             "inputs": dict(inputs or {})}
+
+
+def _version():
+    # the installed distribution's version (io is ground: it must not import fpsem)
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("fpsem")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def sha256_file(path):
