@@ -33,6 +33,7 @@ from fpsem.bounds import eta as _eta
 from fpsem.bounds import gamma, unit_roundoff
 from fpsem.errors import FpsemError
 from fpsem.interrupts import reraise_interrupt
+from fpsem.value import raw
 
 from ._num import INF, compensated_dot, frac_up, two_sum, up
 
@@ -227,7 +228,7 @@ def node_apriori(D, x, fvals):
     """The Apriori of tapped value x in probed domain D, or None (see module doc).
     fvals: D.to_float64(x) as float64."""
     st = getattr(D, "_probe", None)
-    if st is None or st.last_out is None or x is not st.last_out:
+    if st is None or st.last_out is None or raw(x) is not st.last_out:
         return None
     note = st.note
     if D.accuracy("dot").kind not in _OK_DOT:

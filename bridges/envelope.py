@@ -26,6 +26,7 @@ from fractions import Fraction
 import numpy as np
 
 from fpsem.errors import FpsemError
+from fpsem.value import raw
 from fpsem.registry import availability
 from fpsem.registry import domain as make_domain
 
@@ -790,7 +791,7 @@ def auto_precision(spec, R, Ds, progress=None, p0=96, sample=512):
 
 def _sampled_mid_rad(D, x, sample):
     """Float64 midpoints and radii of up to `sample` evenly spaced elements."""
-    v = D._parts(x)[0]
+    v = D._parts(raw(x))[0]
     flat = v.reshape(-1)
     if flat.size == 0:
         return None, None

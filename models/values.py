@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from fpsem.value import raw
+
 
 def bounds(D, x):
     """(lo, hi) float64 arrays. For point domains lo == hi == the value (rounded to
     float64 where not exact); for enclosures the endpoints, widened outward to
     float64 when they are not float64 already, so [lo, hi] still encloses."""
     if getattr(D, "is_enclosure", False):
-        parts = D._parts(x)
+        parts = D._parts(raw(x))
         if len(parts) == 2:
             lo, hi = parts
             lo64, hi64 = _outward(lo, -1), _outward(hi, +1)

@@ -37,6 +37,7 @@ class ExactDomain(Domain):
     name = "exact"
     OPTIONS = {"acc": "exact_then_round"}
     is_enclosure = True  # a point is the tightest enclosure of itself
+    value_kind = "exact"
 
     def is_value(self, x):
         # an object array is a value only if every element is already an mpq:
