@@ -34,6 +34,7 @@ from fpsem.bounds import eta as _eta
 from fpsem.bounds import gamma, unit_roundoff
 from fpsem.errors import FpsemError
 from fpsem.interrupts import reraise_interrupt
+from fpsem.value import raw
 
 from ._num import INF, compensated_dot, frac_up, two_sum, up
 
@@ -182,7 +183,7 @@ def _frac_float_up(q):
 def node_apriori(probe, x, fvals):
     """The Apriori of tapped value x of the probed domain, or None (see module doc).
     fvals: D.point(x)."""
-    if probe is None or probe.last_out is None or x is not probe.last_out:
+    if probe is None or probe.last_out is None or raw(x) is not probe.last_out:
         return None
     D, note = probe.D, probe.note
     if D.accuracy("dot").kind not in _OK_DOT:

@@ -26,6 +26,7 @@ from fractions import Fraction
 import numpy as np
 
 from fpsem.errors import FpsemError
+from fpsem.value import Value, raw
 from fpsem.registry import domain as make_domain
 from fpsem.semantics import bit_promise, companions, default_reference
 
@@ -802,7 +803,7 @@ def auto_precision(spec, R, Ds, progress=None, p0=96, sample=512):
 
 def _sampled_mid_rad(D, x, sample):
     """Float64 midpoints and radii of up to `sample` evenly spaced elements."""
-    v = D._parts(x)[0]
+    v = D._parts(raw(x))[0]
     flat = v.reshape(-1)
     if flat.size == 0:
         return None, None
@@ -860,9 +861,10 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=Fa
 
         def on_node(name, x, D=D, RD=RD, probe=probe, st_d=st_d, h_d=h_d, di=di, divs=divs, index=index):
             if RD is not None:
-                ap = _running_apriori(RD, x)
-                RD.rebase(x)        # the next nodes start from this node's float values
-                x = x.f
+                rv = raw(x)
+                ap = _running_apriori(RD, rv)
+                RD.rebase(rv)       # the next nodes start from this node's float values
+                x = Value(D, rv.f)
             f = D.point(x)
             ref = refs.get(name)
             if ref is None:
@@ -899,7 +901,7 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=Fa
 
         if RD is not None:
             out, names_d, timings[label] = record(spec, RD, on_node, progress, forward_kw)
-            outputs[label] = _unrun(out)
+            outputs[label] = _unrun(out, D)
         else:
             with _ap.probing(D, apriori) as probe[0]:
                 outputs[label], names_d, timings[label] = record(spec, D, on_node, progress, forward_kw)
@@ -936,14 +938,15 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=Fa
     return env
 
 
-def _unrun(obj):
-    """A forward's output with running values replaced by the float domain's own."""
-    if isinstance(obj, RV):
-        return obj.f
+def _unrun(obj, D):
+    """A forward's output with running values replaced by the float domain D's own."""
+    r = raw(obj)
+    if isinstance(r, RV):
+        return Value(D, r.f)
     if isinstance(obj, (tuple, list)):
-        return type(obj)(_unrun(v) for v in obj)
+        return type(obj)(_unrun(v, D) for v in obj)
     if isinstance(obj, dict):
-        return {k: _unrun(v) for k, v in obj.items()}
+        return {k: _unrun(v, D) for k, v in obj.items()}
     return obj
 
 

@@ -58,6 +58,7 @@ from fpsem.bounds import eta as _eta
 from fpsem.bounds import gamma, unit_roundoff
 from fpsem.domain import Domain
 from fpsem.errors import FpsemError, UnsupportedOp
+from fpsem.value import on_storage, raw
 
 from ._num import INF, frac_up, up
 
@@ -115,7 +116,9 @@ class _Track:
         self.rnd = rnd
         self.fmt = fmt
 
+    @on_storage
     def f64(self, v):
+        """float64 image of raw storage v of D."""
         return np.asarray(self.D.to_float64(v), dtype=np.float64)
 
     def loc(self, prim, r):
@@ -139,13 +142,29 @@ class _Track:
         return np.full(np.shape(r), INF)
 
     def gamma(self, prim, r):
-        """gamma_r as float64 rounded up, inf when the accumulation is unspecified."""
+        """gamma_r of the accumulation format as float64 rounded up, inf when the
+        accumulation is unspecified."""
         if not self.ok or self.D.accuracy(prim).kind not in ("ordered", "correctly_rounded", "exact"):
             return INF
         try:
-            return float(frac_up(gamma(r, self.fmt, self.rnd)))
+            return float(frac_up(gamma(r, self.acc_fmt, self.rnd)))
         except FpsemError:
             return INF
+
+    @property
+    def acc_fmt(self):
+        """The format sums and dots accumulate in (bf16/fp16: binary32 by default)."""
+        return getattr(self.D, "acc_format", None) or self.fmt
+
+    def final(self, r, k):
+        """A wider accumulation is rounded once into the storage format at the end:
+        u'|r| + eta (0 when the accumulation is in the storage format itself), plus
+        the accumulation format's underflow over k terms."""
+        if self.acc_fmt is self.fmt or self.acc_fmt == self.fmt:
+            return 0.0
+        rnd = self.rnd
+        ua = float(frac_up(2 * k * _eta(self.acc_fmt, rnd)))
+        return _up_add(_up_mul(np.abs(r), self.u1), self.eta + ua)
 
 
 class RV:
@@ -446,6 +465,7 @@ class Running(Domain):
             # float64 sums of nonnegative terms: relative error <= gamma_n(2**-53)
             e = up(e * (1 + (n + 2) * 2.0 ** -52))
             es = up(es * (1 + (n + 2) * 2.0 ** -52))
+            e = _up_add(e, self.tD.final(self.tD.f64(f), n))
         return RV(f, e, s, es)
 
     def _impl_dot(self, a, b, order):
@@ -470,6 +490,7 @@ class Running(Domain):
                 SS = SS + np.matmul(aAs, dB)
         del dA, dB
         e = self._dot_bound(self.tD, SF, aA, aB, a.e, b.e, order.roundings(k, dot=True), k)
+        e = _up_add(e, self.tD.final(self.tD.f64(f), k))
         es = self._dot_bound(self.tS, SS, aAs, aBs, a.es, b.es, self.S.acc.roundings(k, dot=True), k)
         return RV(f, e, s, es)
 
@@ -491,12 +512,14 @@ class Running(Domain):
             return up(e * (1 + (4 * k + 16) * 2.0 ** -52))
 
 
+@on_storage
 def local_stats(RD, x):
     """(bound, observed, ratio) of a tapped running value x: the largest local
     bound, the largest local observed error |f - s| (None where the float64
     shadow's own bound is above 1% of it: not observable), and over ALL elements
     the largest (|f - s| - e_s) / bound, which is <= 1 whenever D keeps its
     declarations (a theorem; the audit checks it)."""
+    x = raw(x)
     if not isinstance(x, RV):
         return None
     e = np.asarray(x.e, dtype=np.float64)

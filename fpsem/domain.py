@@ -25,10 +25,11 @@ from types import MappingProxyType
 import numpy as np
 
 from .errors import ShapeError, UnsupportedOp, UnsupportedOption, op_error
-from .formats import ROUNDINGS, Format
+from .formats import ROUNDINGS, Format, widen_ml_dtypes
 from .order import Order, parse_order
 from .semantics import ELEMENTARY, Semantics
 from .trace import Call, watch
+from .value import Value, install_boundary
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,16 @@ def to_fraction_scalar(v, what="asarray"):
     raise UnsupportedOption(f"{what}: cannot take {type(v).__name__} {v!r} as a number")
 
 
+def _item(p, idx):
+    """p[idx] as an array: an integer index gives a 0-d array, not a numpy scalar."""
+    r = p[idx]
+    if isinstance(r, np.ndarray):
+        return r
+    out = np.empty((), dtype=p.dtype)
+    out[()] = r
+    return out
+
+
 def _unregistered_class(D):
     """None when D's registry name rebuilds it (subclasses made outside the
     registry rebuild as their plain domain), else its class, pickled by reference."""
@@ -145,7 +156,11 @@ def _unregistered_class(D):
 
 
 class Domain:
-    """Base class of every number domain. Immutable after construction."""
+    """Base class of every number domain. Immutable after construction.
+
+    Public methods take and return `fpsem.value.Value`s: the boundary that
+    checks, converts and wraps them is installed once, here, for every subclass
+    (fpsem/value.py); `_impl_*` methods and nested calls see raw storage."""
 
     name = "abstract"
     format: Format | None = None
@@ -156,7 +171,8 @@ class Domain:
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        _observe_methods(cls)
+        _observe_methods(cls)     # the observer hook (inner) ...
+        install_boundary(cls)     # ... inside the value boundary (outer)
 
     def __init__(self, **options):
         unknown = set(options) - set(self.OPTIONS)
@@ -275,6 +291,12 @@ class Domain:
             return self.format.p
         return math.inf if (self.KIND == "exact") else 53
 
+    @property
+    def value_kind(self):
+        """'point' (one float per element), 'enclosure' (a set of reals per element)
+        or 'exact' (one rational per element): the declared semantics' kind."""
+        return self.semantics.kind
+
     def accuracy(self, prim) -> Accuracy:
         """The declared accuracy of a primitive in this domain."""
         if prim not in PRIMITIVES:
@@ -343,13 +365,35 @@ class Domain:
 
     # -- creation ----------------------------------------------------------------
     def asarray(self, data):
-        """Domain value from data (ints, Fractions, decimal strings, floats taken exactly)."""
+        """Domain value from data (ints, Fractions, decimal strings, floats taken
+        exactly, ml_dtypes arrays such as bfloat16 or float8 by their exact values),
+        rounded once into the domain."""
         if self.is_value(data):
             return data
-        return self._impl_asarray(data)
+        return self._impl_asarray(widen_ml_dtypes(data))
 
     def is_value(self, x):
+        """Is x a value of this domain? (Inside a domain: is x its raw storage?)"""
         raise NotImplementedError
+
+    def convert(self, x):
+        """A value of another domain (or data) as a value of this one, rounded once
+        into it: points and exact values through their exact rationals (a float
+        format's float64 image is exact), enclosures only into enclosure domains
+        of the same kind."""
+        # runs inside the boundary (fpsem.value): x arrives as it was given
+        if not isinstance(x, Value):
+            return self.asarray(x)
+        E, r = x.domain, x.raw
+        if E.name == self.name and self.is_value(r):
+            return r
+        if E.value_kind == "enclosure":
+            raise self._err(UnsupportedOp, "convert",
+                            f"a {E.label} value is an enclosure; convert its bounds "
+                            f"({E.name}.to_float64(x)) or midpoint explicitly")
+        if E.value_kind == "exact" or getattr(E.format, "p", 99) > 53:
+            return self._impl_asarray(E.to_fraction(r))
+        return self._impl_asarray(np.asarray(E.to_float64(r), dtype=np.float64))
 
     def const(self, value):
         """0-d value of an exact constant (int, Fraction or decimal string; never a bare float)."""
@@ -440,7 +484,7 @@ class Domain:
 
     def getitem(self, x, idx):
         try:
-            return self._struct(lambda p: p[idx], x)
+            return self._struct(lambda p: _item(p, idx), x)
         except IndexError as e:
             raise self._err(ShapeError, "getitem", f"index {idx!r} on shape {self.shape(x)}: {e}") from None
 
@@ -712,3 +756,5 @@ def _observe_methods(cls):
 
 
 _observe_methods(Domain)
+# the value boundary wraps the observed methods: observers see raw storage
+install_boundary(Domain)

@@ -98,6 +98,32 @@ e4m3 = Format("e4m3", 4, 4, ieee_specials=False)
 FORMATS = {f.name: f for f in (binary64, binary32, binary16, bfloat16, e5m2, e4m3)}
 
 
+def numpy_dtype(fmt):
+    """The numpy dtype whose values are exactly `fmt`'s (ml_dtypes for bfloat16 and
+    the fp8 formats), or None. Casting such an array to float64 is exact."""
+    import ml_dtypes
+    import numpy as np
+    return {"binary64": np.dtype(np.float64), "binary32": np.dtype(np.float32),
+            "binary16": np.dtype(np.float16), "bfloat16": np.dtype(ml_dtypes.bfloat16),
+            "e5m2": np.dtype(ml_dtypes.float8_e5m2),
+            "e4m3": np.dtype(ml_dtypes.float8_e4m3fn)}.get(getattr(fmt, "name", None))
+
+
+def widen_ml_dtypes(data):
+    """An ml_dtypes array (bfloat16, float8_*, int4, ...) as the float64 / int64
+    array of the same numbers (exact); anything else unchanged."""
+    dt = getattr(data, "dtype", None)
+    if dt is None or not dt.type.__module__.startswith("ml_dtypes"):
+        return data
+    import ml_dtypes
+    import numpy as np
+    try:
+        ml_dtypes.finfo(dt)
+    except (ValueError, TypeError):
+        return np.asarray(data).astype(np.int64)
+    return np.asarray(data).astype(np.float64)
+
+
 def get_format(name):
     try:
         return FORMATS[name]

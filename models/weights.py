@@ -44,14 +44,27 @@ def _read_safetensors(path):
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise WeightsError(f"{path}: not a safetensors file (bad header)") from None
     _check_header(path, header, os.path.getsize(path) - 8 - n)
-    dtypes = {v.get("dtype") for k, v in header.items() if k != "__metadata__"}
-    if "BF16" in dtypes:
-        return _read_raw(path, header, 8 + n)
     try:
-        from safetensors.numpy import load_file
-        return load_file(path)
+        # safetensors hands bfloat16 and float8 tensors over as ml_dtypes arrays
+        from safetensors import safe_open
+        with safe_open(path, framework="np") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types
         raise WeightsError(f"{path}: cannot load safetensors ({str(e).splitlines()[0]})") from None
+    return {k: _widen(v) for k, v in tensors.items()}
+
+
+def _widen(a):
+    """ml_dtypes float tensors (bfloat16, float8) as float32, exactly (each format
+    is a subset of binary32); ml_dtypes integers stay (load_gpt2 refuses them)."""
+    if not a.dtype.type.__module__.startswith("ml_dtypes"):
+        return a
+    import ml_dtypes
+    try:
+        ml_dtypes.finfo(a.dtype)
+    except (ValueError, TypeError):
+        return a
+    return a.astype(np.float32)
 
 
 _SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
@@ -89,32 +102,6 @@ def _check_header(path, header, data_len):
         if b - a != need:
             raise WeightsError(f"{path}: tensor {name}: {b - a} bytes of data for shape {shape} {dt} "
                                f"({need} expected)")
-
-
-_RAW = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32,
-        "U8": np.uint8, "I8": np.int8, "BOOL": np.bool_}
-
-
-def _read_raw(path, header, start):
-    """Minimal safetensors reader for what numpy cannot name (bfloat16)."""
-    out = {}
-    with open(path, "rb") as f:
-        for name, meta in header.items():
-            if name == "__metadata__":
-                continue
-            a, b = meta["data_offsets"]
-            f.seek(start + a)
-            buf = f.read(b - a)
-            dt = meta["dtype"]
-            if dt == "BF16":
-                u = np.frombuffer(buf, dtype="<u2").astype(np.uint32) << 16
-                arr = u.view(np.float32)
-            elif dt in _RAW:
-                arr = np.frombuffer(buf, dtype=np.dtype(_RAW[dt]).newbyteorder("<"))
-            else:
-                raise WeightsError(f"{path}: tensor {name} has unsupported dtype {dt}")
-            out[name] = arr.reshape(meta["shape"])
-    return out
 
 
 def _config_from_json(path, tensors):

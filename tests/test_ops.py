@@ -14,6 +14,7 @@ from hypothesis import given, strategies as st
 
 import fpsem
 from fpsem.ops.records import RECORDS
+from fpsem.value import raw
 from _ball import BallDomain
 from _mp import MpDomain
 
@@ -31,6 +32,7 @@ def _ball_flat(out):
     if isinstance(out, tuple):
         parts = [_ball_flat(o) for o in out]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    out = raw(out)  # the oracle's own (m, r) storage
     return out.m.ravel(), out.r.ravel()
 
 

@@ -13,6 +13,7 @@ import fpsem
 from fpsem.domains import _f32kernels as K
 from fpsem.domains import _orders
 from fpsem.order import order_schedule, parse_order
+from fpsem.value import raw
 
 ORDERS = ["sequential", "pairwise", "blocked(1)", "blocked(3)", "blocked(64)", "tree(1)", "tree(4)",
           "tree(32)"]
@@ -26,12 +27,14 @@ SHAPES = [(1, 1, 1, 1), (1, 3, 1, 5), (2, 17, 5, 300), (3, 5, 37, 7), (1, 20, 10
 
 
 def _same(x, y):
+    x, y = raw(x), raw(y)  # domain values compare by their storage bits
     return np.array_equal(np.asarray(x).view(np.uint32 if x.dtype == np.float32 else np.uint64),
                           np.asarray(y).view(np.uint32 if y.dtype == np.float32 else np.uint64))
 
 
 def _same_or_nan(x, y):
     """Same bits, except that any NaN matches any NaN (raw kernels: payloads unspecified)."""
+    x, y = raw(x), raw(y)
     nx, ny = np.isnan(x), np.isnan(y)
     if not np.array_equal(nx, ny):
         return False

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedOp
+from ..value import on_storage
 
 
+@on_storage
 def sum_rows(D, rows, order, seq_sum, exact_sum=None, prog_sum=None):
     """rows: (R, n) domain value -> (R,) sums under `order`. prog_sum(rows, order),
     if given (domains whose values are numpy arrays), is a fast kernel for
@@ -70,6 +72,7 @@ def _halve(D, lanes):
     return lanes[0]
 
 
+@on_storage
 def dot3(D, a, b, order, seq_dot, fma_dot=None, exact_dot=None):
     """a: (B, m, k), b: (B, k, n) domain values -> (B, m, n) under `order`."""
     B, m, k = D.shape(a)

@@ -13,9 +13,18 @@ orders of fpsem.order exactly:
   exact_then_round:  exact integer accumulation, one rounding in the domain's mode
   native:            taken as sequential (the emulator has no other native order)
 
-Values: ieee32 values are numpy float32 arrays, fp16 values numpy float16 arrays
-(both IEEE interchange formats, bits via .view), bf16 values uint16 arrays of
-encodings (numpy has no bfloat16). Arrays are always ndarrays, 0-d allowed.
+Storage: ieee32 values are numpy float32 arrays, fp16 values numpy float16
+arrays, bf16 values ml_dtypes.bfloat16 arrays (each its format's exact numpy
+image, bits via .view). Arrays are always ndarrays, 0-d allowed.
+
+Accumulation format (option acc_format): bf16 and fp16 accumulate sum and dot
+in binary32 by default, as GPUs and PyTorch do: the inputs widen exactly to
+binary32, the binary32 reduction runs in the stated order with the domain's
+rounding, ftz and NaN options (each product of two bf16/fp16 numbers is exact
+in binary32 unless it under- or overflows), and each output is rounded once
+into the storage format. acc_format="bfloat16" / "binary16" accumulates in the
+storage format itself (every step rounded to it). exact_then_round has no
+intermediate roundings, so it rounds once into the storage format either way.
 
 Fast paths, bit-identical to the reference: elementwise + - * / sqrt fma in
 every mode through binary64 plus the exact sign of the lost part, rounded once
@@ -90,7 +99,8 @@ def _max_without_nan(b, fmt):
 
 class _IEEEDomain(Domain):
     OPTIONS = {"rounding": "rne", "ftz": False, "daz": False, "nan": "x86",
-               "tininess": "after", "acc": "sequential", "exact_flags": False}
+               "tininess": "after", "acc": "sequential", "exact_flags": False,
+               "acc_format": "binary32"}
     is_float = True
     GAPS = {}
     #: value dtype and the emulator
@@ -103,6 +113,11 @@ class _IEEEDomain(Domain):
         object.__setattr__(self, "_kw", dict(rounding=o["rounding"], ftz=bool(o["ftz"]),
                                             daz=bool(o["daz"]), tininess=o["tininess"], nan=o["nan"]))
         object.__setattr__(self, "_cfg", self.E.cfg(**self._kw))
+        wide = None
+        if o["acc_format"] != self.format.name:
+            # the binary32 domain that sums and dots accumulate in (same options)
+            wide = IEEE32Domain(**{k: v for k, v in o.items() if k != "acc_format"})
+        object.__setattr__(self, "_wide", wide)
 
     def _validate_options(self, opts):
         opts = super()._validate_options(opts)
@@ -116,7 +131,16 @@ class _IEEEDomain(Domain):
             pass
         if not isinstance(opts["exact_flags"], (bool, np.bool_)):
             raise UnsupportedOption(f"domain {self.name!r}: option exact_flags must be True or False")
+        allowed = dict.fromkeys(("binary32", self.format.name))
+        if opts["acc_format"] not in allowed:
+            raise UnsupportedOption(f"domain {self.name!r}: acc_format must be one of "
+                                    f"{', '.join(allowed)}, got {opts['acc_format']!r}")
         return opts
+
+    @property
+    def acc_format(self):
+        """The format sums and dots accumulate in (see the module docstring)."""
+        return formats.FORMATS[self._opts["acc_format"]]
 
     # -- flags -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -376,8 +400,24 @@ class _IEEEDomain(Domain):
         return out
 
     def _impl_sum(self, rows, order):
+        if self._wide is not None and order.kind != "exact_then_round":
+            return self._narrow(self._wide._impl_sum(self._widen(rows), order))
         return _orders.sum_rows(self, rows, order, self._seq_sum, self._exact_sum,
                                 self._prog_sum if self._fast else None)
+
+    def _widen(self, x):
+        """Storage values as binary32 storage (exact; DAZ applied as the domain reads them)."""
+        return self._as64(x).astype(np.float32)
+
+    def _narrow(self, wide):
+        """binary32 results of the accumulating domain, rounded once into the storage
+        format; the flags of both steps are this domain's."""
+        W = self._wide
+        self._log(W._flagbox[0])
+        W.clear_flags()
+        out, fl = self.E.from_float64(np.asarray(wide, dtype=np.float32).astype(np.float64), **self._kw)
+        self._log(fl)
+        return self._val(out)
 
     def _impl_max(self, rows):
         fast = None if (self.ftz or self.daz) else _max_without_nan(self._bits(rows), self.format)
@@ -438,6 +478,8 @@ class _IEEEDomain(Domain):
         return _orders.dot3(self, a, b, order, self._seq_dot, self._fma_dot, self._exact_dot)
 
     def _impl_dot(self, a, b, order):
+        if self._wide is not None and order.kind != "exact_then_round":
+            return self._narrow(self._wide._impl_dot(self._widen(a), self._widen(b), order))
         if (self._fast and self.shape(a)[2] > 0
                 and order.kind in ("sequential", "pairwise", "blocked", "tree", "fma_chain")):
             return self._fast_dot(a, b, order)
@@ -450,6 +492,9 @@ class _IEEEDomain(Domain):
         if prim in ("sum", "dot"):
             if self.acc.kind == "exact_then_round":
                 return CR
+            if self._wide is not None:
+                return Accuracy("ordered", note=f"each step correctly rounded to binary32 in order "
+                                f"{self.acc}, the result rounded once to {self.format.name}")
             return Accuracy("ordered", note=f"each step correctly rounded in order {self.acc}")
         return CR  # asarray, + - * / sqrt fma and every elementary function
 
@@ -457,7 +502,8 @@ class _IEEEDomain(Domain):
         o = self._opts
         return {"order": str(self.acc), "fma": "fma_chain only" if prim == "dot" else "none",
                 "rounding": o["rounding"], "ftz": bool(o["ftz"]), "daz": bool(o["daz"]),
-                "nan": o["nan"], "tininess": o["tininess"], "emulator": f"fpsem.emu.{self.E.name}"}
+                "nan": o["nan"], "tininess": o["tininess"], "emulator": f"fpsem.emu.{self.E.name}",
+                "accumulate": o["acc_format"] if prim in ("sum", "dot") else self.format.name}
 
 
 # Every primitive runs under the default MXCSR whatever the caller's (the fast
@@ -485,8 +531,8 @@ class Binary16Domain(_IEEEDomain):
 
 
 class BFloat16Domain(_IEEEDomain):
-    """Bit-exact bfloat16 (fpsem.emu.bfloat16); values are uint16 encodings."""
+    """Bit-exact bfloat16 (fpsem.emu.bfloat16); values are ml_dtypes.bfloat16 arrays."""
     name = "bf16"
     format = formats.bfloat16
-    vdtype = np.uint16
+    vdtype = formats.numpy_dtype(formats.bfloat16)
     E = emu.bfloat16

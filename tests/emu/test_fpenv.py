@@ -163,23 +163,25 @@ def test_worker_threads_created_under_ftz():
     code = textwrap.dedent("""
         import numpy as np, fpsem
         from fpsem import fpenv
+        from fpsem.value import raw
         D = fpsem.domain("ieee32")
         rng = np.random.default_rng(2)
         x = D.asarray((rng.standard_normal((2, 64, 600)) * 2.0 ** -120).astype(np.float32))
         w = D.asarray(rng.standard_normal((2, 600, 300)).astype(np.float32))
         accs = ("sequential", "pairwise", "fma_chain")
         F = [fpsem.domain("float32", acc=a) for a in ("sequential", "fma_chain")]
+        xf, wf = raw(x), raw(w)   # the same float32 numbers as float32 data
         fpenv.set_mxcsr(fpenv.compose(ftz=True, daz=True, rounding="rup"))
         # float32 is not guarded: its first dots start numba's prange workers and
         # the tile pool under FTZ/DAZ/round-up, and they keep that state
-        f_host = [np.asarray(f.dot(x, w)).view(np.uint32).copy() for f in F]
-        got = [np.asarray(D.dot(x, w, acc=a)).view(np.uint32).copy() for a in accs]
+        f_host = [raw(f.dot(xf, wf)).view(np.uint32).copy() for f in F]
+        got = [raw(D.dot(x, w, acc=a)).view(np.uint32).copy() for a in accs]
         fpenv.set_mxcsr(fpenv.DEFAULT)
         # the expected bits on the calling thread alone (the workers may be wrong)
         import numba
         numba.set_num_threads(1)
-        want = [np.asarray(D.dot(x, w, acc=a)).view(np.uint32).copy() for a in accs]
-        f_def = [np.asarray(f.dot(x, w)).view(np.uint32).copy() for f in F]
+        want = [raw(D.dot(x, w, acc=a)).view(np.uint32).copy() for a in accs]
+        f_def = [raw(f.dot(xf, wf)).view(np.uint32).copy() for f in F]
         print([int((g != e).sum()) for g, e in zip(got, want)],
               min(int((a != b).sum()) for a, b in zip(f_host, f_def)))
     """)
