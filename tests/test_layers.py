@@ -15,7 +15,7 @@ LAYERS = [
                 "fpsem.io", "fpsem.console", "fpsem.interrupts", "fpsem.exactsum", "fpsem.fpenv",
                 "fpsem.jitcache", "fpsem.cuda_kernels")),
     ("emulator", ("fpsem.emu",)),
-    ("domain protocol", ("fpsem.domain", "fpsem.registry", "fpsem.semantics", "fpsem")),
+    ("domain protocol", ("fpsem.domain", "fpsem.value", "fpsem.registry", "fpsem.semantics", "fpsem")),
     ("domains", ("fpsem.domains",)),
     ("ops", ("fpsem.ops", "fpsem.introspect")),
     ("models", ("fpsem.models",)),

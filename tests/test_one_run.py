@@ -10,12 +10,14 @@ from fpsem.trace import observe
 
 
 def _dots_per_domain(fn):
-    """Top-level dot calls per domain label while fn() runs."""
+    """Top-level dot calls per domain label while fn() runs (a float domain run with
+    running error bounds, `bridges.running.Running`, counts as that domain)."""
     n = collections.Counter()
 
     def on(call):
         if call.name == "dot" and call.depth == 0:
-            n[call.domain.label] += 1
+            D = call.domain
+            n[getattr(D, "D", D).label] += 1
     with observe(on):
         fn()
     return n

@@ -401,7 +401,7 @@ class _IEEEDomain(Domain):
 
     def _impl_sum(self, rows, order):
         if self._wide is not None and order.kind != "exact_then_round":
-            return self._narrow(self._wide._impl_sum(self._widen(rows), order))
+            return self._on_wide(self._wide._impl_sum, self._widen(rows), order)
         return _orders.sum_rows(self, rows, order, self._seq_sum, self._exact_sum,
                                 self._prog_sum if self._fast else None)
 
@@ -409,12 +409,23 @@ class _IEEEDomain(Domain):
         """Storage values as binary32 storage (exact; DAZ applied as the domain reads them)."""
         return self._as64(x).astype(np.float32)
 
-    def _narrow(self, wide):
-        """binary32 results of the accumulating domain, rounded once into the storage
+    def _on_wide(self, fn, *args):
+        """fn(*args) in the accumulating domain, then rounded once into the storage
         format; the flags of both steps are this domain's."""
-        W = self._wide
-        self._log(W._flagbox[0])
-        W.clear_flags()
+        if trace.watch() is None:
+            return self._narrow(fn(*args))
+        bits = [0]
+
+        def on(call):
+            if call.name == "flags":
+                bits[0] |= int(call.result)
+        with trace.observe(on, domain=self._wide):
+            wide = fn(*args)
+        self._log(bits[0])
+        return self._narrow(wide)
+
+    def _narrow(self, wide):
+        """binary32 results of the accumulating domain rounded once into the storage format."""
         out, fl = self.E.from_float64(np.asarray(wide, dtype=np.float32).astype(np.float64), **self._kw)
         self._log(fl)
         return self._val(out)
@@ -479,7 +490,7 @@ class _IEEEDomain(Domain):
 
     def _impl_dot(self, a, b, order):
         if self._wide is not None and order.kind != "exact_then_round":
-            return self._narrow(self._wide._impl_dot(self._widen(a), self._widen(b), order))
+            return self._on_wide(self._wide._impl_dot, self._widen(a), self._widen(b), order)
         if (self._fast and self.shape(a)[2] > 0
                 and order.kind in ("sequential", "pairwise", "blocked", "tree", "fma_chain")):
             return self._fast_dot(a, b, order)
