@@ -792,13 +792,30 @@ def auto_precision(spec, R, Ds, progress=None, p0=96, sample=512):
         why = f"probe at {p0} bits lost at most {gmax:.0f} bits"
     else:
         done = max(steps[0], 1)
-        per_step = gmax / done
-        total = per_step * (n_steps + 1)
+        total = _extrapolate(losses, gmax, done, n_steps)
         bits = max(2 * p0, total + need)
         why = (f"probe at {p0} bits lost {gmax:.0f} bits in {steps[0]} of {n_steps} blocks "
                f"(extrapolated: {total:.0f} bits)")
     bits = int(min(65536, max(64, math.ceil(bits / 32) * 32)))
     return bits, why
+
+
+def _extrapolate(losses, gmax, done, n_steps):
+    """Bits a probe that stopped after `done` of `n_steps` blocks would have lost by
+    the end: its loss so far plus, for each block left (and the head), the largest
+    per-block growth it saw (the last two block-to-block steps, or the average
+    since the first block: the loss starts at an offset, the first blocks' rounding,
+    and then grows about linearly with depth). Without two blocks to compare: the
+    average per block over the whole probe (an overestimate)."""
+    by_step = {}
+    for st, g in losses:
+        by_step[st] = max(by_step.get(st, -math.inf), g)
+    ks = sorted(by_step)
+    if len(ks) < 3:
+        return gmax / done * (n_steps + 1)
+    g = [by_step[k] for k in ks]
+    slope = max(g[-1] - g[-2], g[-2] - g[-3], (g[-1] - g[0]) / (ks[-1] - ks[0]))
+    return gmax + max(slope, 0.0) * (n_steps + 1 - done)
 
 
 def _sampled_mid_rad(D, x, sample):
