@@ -255,7 +255,9 @@ class Running(Domain):
     def usable(self):
         """False when no node can get a finite bound (fused ops, ftz/daz, no format)."""
         from fpsem.ops import OPS
-        return self.tD.ok and not any(self.D.fused(n) is not None for n in OPS)
+        from fpsem.ops._registry import fused_impl
+        return self.tD.ok and not any(self.D.fused(n) is not None or fused_impl(self.D, n) is not None
+                                      for n in OPS)
 
     # -- representation ----------------------------------------------------------------
     def is_value(self, x):

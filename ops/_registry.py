@@ -13,6 +13,7 @@ import threading
 from fractions import Fraction
 
 from fpsem.errors import FpsemError, ShapeError
+from fpsem.value import _bound_fn
 
 OPS = {}
 FUSED = {}  # (op name, domain class) -> f(D, *args, **kw), or NotImplemented to decline
@@ -33,7 +34,8 @@ def op(fn=None, *, name=None, group="misc"):
             try:
                 native = fused_impl(D, nm)
                 if native is not None:
-                    out = native(D, *args, **kwargs)
+                    # a fused kernel works on D's raw storage: Values in, Values out
+                    out = _bound_fn(D, nm, functools.partial(native, D))(*args, **kwargs)
                     if out is not NotImplemented:
                         return out
                 return f(D, *args, **kwargs)
