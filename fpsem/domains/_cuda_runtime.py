@@ -79,13 +79,10 @@ class _Runtime:
         atexit.register(self.close)
 
     def close(self):
-        # the context stays current: device arrays still alive at interpreter exit
-        # (a value in a script's globals) are freed after this runs, and freeing them
-        # without a current context aborts the process (pycuda "no currently active
-        # context"); the driver releases the primary context when the process ends
         try:
             self.consts.clear()
             self.pool.free_held()
+            self.ctx.pop()
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
 
