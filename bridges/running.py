@@ -56,11 +56,11 @@ import numpy as np
 
 from fpsem.bounds import eta as _eta
 from fpsem.bounds import gamma, unit_roundoff
-from fpsem.domain import Domain
+from fpsem.domain import Domain, to_fraction_scalar
 from fpsem.errors import FpsemError, UnsupportedOp
 from fpsem.value import on_storage, raw
 
-from ._num import INF, frac_up, up
+from ._num import INF, abs_diff_up, frac_up, up
 
 _ERF_L = 2.0 / math.sqrt(math.pi) * (1 + 2.0 ** -50)
 _LN2_UP = math.log(2) * (1 + 2.0 ** -50)
@@ -248,16 +248,12 @@ class Running(Domain):
     def accuracy(self, prim):
         return self.D.accuracy(prim)
 
-    def fused(self, opname):
-        return None
-
     @property
     def usable(self):
         """False when no node can get a finite bound (fused ops, ftz/daz, no format)."""
         from fpsem.ops import OPS
         from fpsem.ops._registry import fused_impl
-        return self.tD.ok and not any(self.D.fused(n) is not None or fused_impl(self.D, n) is not None
-                                      for n in OPS)
+        return self.tD.ok and not any(fused_impl(self.D, n) is not None for n in OPS)
 
     # -- representation ----------------------------------------------------------------
     def is_value(self, x):
@@ -303,12 +299,10 @@ class Running(Domain):
             if same.all():
                 e = _zeros(fv.shape)
             else:
-                from ._num import abs_diff_up
                 e = np.where(same, 0.0, abs_diff_up(fv, x))
             return RV(f, e, sv, _zeros(fv.shape))
         fs = self.S.asarray(data)
         sv = np.asarray(self.tS.f64(fs), dtype=np.float64)
-        from fpsem.domain import to_fraction_scalar
         q = np.frompyfunc(lambda v: to_fraction_scalar(v, "asarray"), 1, 1)(arr)
         d = np.frompyfunc(lambda a, b: float(frac_up(abs(Fraction(float(a)) - b)))
                           if math.isfinite(a) else INF, 2, 1)
@@ -439,21 +433,18 @@ class Running(Domain):
         f = self.D.where(cond.f, a.f, b.f)
         s = self.S.where(cond.s, self._sv(a), self._sv(b))
 
-        def bound(track, sel_mask, und, va, vb, ea, eb):
-            sel = np.asarray(sel_mask, dtype=bool) if not hasattr(sel_mask, "sure") else None
-            if sel is None:
-                return None
+        if hasattr(cond.f, "sure") or hasattr(cond.s, "sure"):
+            raise self._err(UnsupportedOp, "where", "the float domain's comparison is not a bool mask")
+
+        def bound(sel_mask, und, va, vb, ea, eb):
+            sel = np.asarray(sel_mask, dtype=bool)
             with np.errstate(all="ignore"):
                 e_sel = np.where(sel, ea, eb)
                 gap = np.abs(va - vb)
                 other = np.where(sel, _up_add(gap, eb), _up_add(gap, ea))
                 return np.where(und, np.maximum(e_sel, up(other)), e_sel)
-        fa, fb = self.tD.f64(a.f), self.tD.f64(b.f)
-        e = bound(self.tD, cond.f, cond.und, fa, fb, a.e, b.e)
-        es = bound(self.tS, cond.s, cond.und_s, np.asarray(a.s, np.float64), np.asarray(b.s, np.float64),
-                   a.es, b.es)
-        if e is None or es is None:
-            raise self._err(UnsupportedOp, "where", "the float domain's comparison is not a bool mask")
+        e = bound(cond.f, cond.und, self.tD.f64(a.f), self.tD.f64(b.f), a.e, b.e)
+        es = bound(cond.s, cond.und_s, np.asarray(a.s, np.float64), np.asarray(b.s, np.float64), a.es, b.es)
         return RV(f, e, s, es)
 
     # -- reductions -------------------------------------------------------------------------
