@@ -10,15 +10,9 @@ import sys
 import pytest
 
 import fpsem
-from fpsem.cli import main
+from _cli import cli_capsys as cli
 
 
-def cli(capsys, *args):
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-        raise SystemExit(0)
-    cap = capsys.readouterr()
-    return e.value.code or 0, cap.out, cap.err
 
 
 def test_notes_are_not_markup(capsys):

@@ -15,16 +15,10 @@ import time
 import numpy as np
 import pytest
 
-from fpsem.cli import main
+from _cli import cli_capsys as cli
 from fpsem.io import OutputPathError, atomic_write, check_output_path, write_json, write_npy
 
 
-def cli(capsys, *args):
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-        raise SystemExit(0)
-    cap = capsys.readouterr()
-    return e.value.code or 0, cap.out, cap.err
 
 
 def _one_line_error(err):
