@@ -10,6 +10,9 @@ against their declared ulp bounds (the exhaustive scan is bench/cuda_check.py).
 Every GPU test is marked `cuda` and skipped cleanly without pycuda or a GPU; the option
 checks and the one-line unavailability error run everywhere.
 """
+import subprocess
+import sys
+import textwrap
 import zlib
 
 import numpy as np
@@ -443,3 +446,37 @@ def test_ftz_flushes_results_tiny_after_rounding(mode):
         assert not np.array_equal(after, before)  # the probe separates the rules
     gotf = _gbits(D, D.fma(_up(D, a), _up(D, b), _up(D, np.zeros_like(a))))
     assert np.array_equal(gotf, E.fma(a, b, np.zeros_like(a), tininess="after", **kw)[0])
+
+
+# --- process exit -------------------------------------------------------------------------
+@pytest.mark.cuda
+@pytest.mark.skipif(not OK, reason=f"cuda domain unavailable: {WHY}")
+def test_process_exits_cleanly_with_device_values_alive():
+    """Device values still alive at interpreter exit (module globals, a reference cycle,
+    a comparison mask, the const cache, a fused kernel's output, a tiny GPT-2's logits)
+    are freed by the runtime's atexit hook before it pops the context: exit code 0 and
+    nothing on stderr (pycuda used to abort the process: "explicit_context_dependent
+    failed: invalid device context")."""
+    script = textwrap.dedent("""
+        import numpy as np
+        import fpsem
+        from fpsem import ops
+        from fpsem.models import get_model
+        D = fpsem.domain("cuda")
+        x = D.asarray([[1, "1/2", -3], [4, 5, 6]])
+        y = D.add(x, D.const("3/4"))
+        mask = D.lt(x, y)
+        z = D.where(mask, x, y)
+        s = ops.softmax(D, z)
+        class Holder:
+            pass
+        h = Holder()
+        h.me, h.vals = h, [x, y, s]   # a cycle: freed by the collector during teardown
+        m = get_model("gpt2", config="tiny")
+        logits = m.forward(D, *m.default_inputs())
+        print(D.to_float64(logits).shape, D.to_float64(s).shape)
+        """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    assert r.stderr == "", r.stderr[-2000:]
+    assert "(8, 50257)" in r.stdout

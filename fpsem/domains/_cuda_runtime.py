@@ -8,6 +8,7 @@ import atexit
 import json
 import os
 import shutil
+import weakref
 
 MODES = {"rne": 0, "rtz": 1, "rup": 2, "rdn": 3}
 KERNEL_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "cuda_kernels"))
@@ -76,13 +77,46 @@ class _Runtime:
         self.modules = {}
         self.funcs = {}
         self.consts = {}
+        #: every device allocation still referenced (by a CudaArray, a CudaMask, a
+        #: Value, a cache...), so that close() can free them while the context is current
+        self._live = weakref.WeakSet()
+        self.closed = False
         atexit.register(self.close)
 
     def close(self):
+        """Release every device resource, then pop the context (atexit).
+
+        Device values still alive at exit (in a script's globals, a cycle, a cache) are
+        destroyed only after the atexit hooks run; pycuda frees them then, with no
+        current context, and the exception it throws from the destructor aborts the
+        process ("explicit_context_dependent failed: invalid device context").
+        Not popping aborts too (pycuda: "context stack was not empty upon module
+        cleanup"). So every live allocation is freed here first (their later
+        destruction is then a no-op), the held pool blocks and compiled modules are
+        released, and only then is the context popped. Values used after this point
+        are invalid; nothing runs after the atexit hooks but teardown."""
+        if self.closed:
+            return
+        self.closed = True
         try:
+            for a in list(self._live):
+                try:
+                    a.free()  # back to the pool; a second free (already freed) raises
+                except Exception:  # pragma: no cover - freed already
+                    pass
+            self._live.clear()
             self.consts.clear()
+            self.funcs.clear()
+            self.modules.clear()  # cuModuleUnload needs the context current
             self.pool.free_held()
+            self.pool.stop_holding()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+        try:
             self.ctx.pop()
+            self.ctx = None
+            from pycuda.tools import clear_context_caches
+            clear_context_caches()
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
 
@@ -116,7 +150,10 @@ class _Runtime:
         return fn
 
     def alloc(self, nbytes):
-        return self.pool.allocate(max(int(nbytes), 16))
+        """Device memory from the pool, registered so that close() can free it."""
+        a = self.pool.allocate(max(int(nbytes), 16))
+        self._live.add(a)
+        return a
 
 
 _RT = None
