@@ -111,7 +111,7 @@ def test_dot_tightness_and_fixed_form_views():
     a = D.div(D.asarray(rng.standard_normal((8, 300))), D.const(7))
     w = D.asarray((rng.standard_normal((300, 5)) * 0.02).astype(np.float32))
     y = D.dot(a, w)
-    assert y.is_fixed
+    assert y.is_mp
     lo, hi = D.to_fraction(y)
     width = max(float(h - l) for h, l in zip(hi.ravel(), lo.ravel()))
     assert width < 1e-55                              # ~2^-200 relative, not a float64 width
@@ -120,7 +120,7 @@ def test_dot_tightness_and_fixed_form_views():
     assert (l64 <= m).all() and (m <= h64).all() and (r < 1e-14).all()
     # structural ops keep the fixed form; arithmetic converts exactly
     t = D.transpose(D.reshape(y, (4, 2, 5)), (2, 0, 1))
-    assert t.is_fixed and D.shape(t) == (5, 4, 2)
+    assert t.is_mp and D.shape(t) == (5, 4, 2)
     s = D.add(y, D.asarray(np.ones(5)))
     lo2, hi2 = D.to_fraction(s)
     assert all(l - 1 <= l0 and h0 <= h - 1 + Fraction(1, 2 ** 150)

@@ -51,6 +51,7 @@ import numpy as np
 
 from ..domain import Accuracy, Domain, to_fraction_scalar
 from ..errors import FpsemError, NotRepresentable, UnsupportedOp, UnsupportedOption
+from . import _mp
 from ._tri import Tri
 
 try:  # python-flint is a declared dependency; the import is guarded so that
@@ -76,10 +77,10 @@ def working_precision(bits):
 
 
 class Ball:
-    """An immutable array of balls. `v` is a float array (exact points), an
-    object array of `flint.arb`, or a structured array of exact fixed-point
-    midpoints with float64 radii (what a matrix product returns; see `_FIXED`),
-    turned into `arb` objects only when an elementwise primitive needs them."""
+    """An immutable array of balls. `v` is a float array (exact points), a
+    structured array of multi-precision balls (`_mp`: 32-bit midpoint digits, an
+    exponent, a sign and a float64 radius per ball: what every primitive returns),
+    or, transiently, an object array of `flint.arb`."""
     __slots__ = ("v",)
 
     def __init__(self, v):
@@ -101,14 +102,14 @@ class Ball:
         return self.v.dtype.kind in "fiu"
 
     @property
-    def is_fixed(self):
+    def is_mp(self):
         return self.v.dtype.names is not None
 
     def __repr__(self):
         if self.is_point:
             return f"Ball(points={self.v!r})"
-        if self.is_fixed:
-            m, r = _fixed_midrad(self.v)
+        if self.is_mp:
+            m, r = _mp.to_f64(self.v)
             return f"Ball(shape={self.v.shape}, mid={m.ravel()[:6]!r}, rad<={r.max() if r.size else 0:.2g})"
         flat = self.v.ravel()
         body = ", ".join(_short(a) for a in flat[:6]) + (", ..." if flat.size > 6 else "")
@@ -243,26 +244,50 @@ class BallDomain(Domain):
         return self.asarray(x)
 
     def _o(self, x):
-        """x as an object array of arb (converting exact points and fixed-point
-        midpoints exactly)."""
+        """x as an object array of arb (converting exact points and mp balls
+        exactly)."""
         x = self._v(x)
         if x.v.dtype == object:
             return x.v
-        if x.is_fixed:
-            return _fixed_to_arb(x.v)
+        if x.is_mp:
+            with working_precision(32 * _mp.digits_of(x.v) + 64):
+                return _mp.to_arb(x.v)
         return _objarr(_to_arb(x.v.astype(np.float64)))
 
+    @property
+    def _digits(self):
+        """32-bit midpoint digits of a full-precision result (prec bits, rounded up to 64)."""
+        return _mp.digits_for(self.prec)
+
+    def _m(self, x, D=None):
+        """x as an mp array: points exactly (2 digits unless D is given), arb
+        objects with the domain's digits, mp arrays as they are (or widened to D)."""
+        x = self._v(x)
+        if x.is_mp:
+            return x.v if D is None or _mp.digits_of(x.v) >= D else _mp.widen(x.v, D)
+        if x.is_point:
+            return _mp.from_f64(x.v.astype(np.float64), D or 2)
+        return _mp.from_arb(x.v, D or self._digits)
+
+    def _dout(self, *xs):
+        """Digits of a result: the most of its mp operands (their precision
+        already matches their accuracy), the domain's for points only."""
+        ds = [_mp.digits_of(self._v(x).v) for x in xs if self._v(x).is_mp]
+        return max(ds) if ds else self._digits
+
+    def _back(self, o):
+        """An mp Ball from an object array of arb (a general-path result)."""
+        return Ball(_taper(_mp.from_arb(o, self._digits)))
+
     def _same_form(self, xs):
-        """Values of one storage form: points stay points only if all are points,
-        fixed-point values stay so if all share one layout; else arb objects."""
+        """Values of one storage form: points stay points only if all are points;
+        else mp balls with one digit count."""
         xs = [self._v(x) for x in xs]
         if all(x.is_point for x in xs):
             dt = np.result_type(*[x.v.dtype for x in xs])
             return [x.v.astype(dt, copy=False) for x in xs]
-        if all(x.is_fixed for x in xs) and len({x.v.dtype for x in xs}) == 1:
-            return [x.v for x in xs]
-        with self._wp():
-            return [self._o(x) for x in xs]
+        D = self._dout(*xs)
+        return [_mp.widen(self._m(x, D), D) for x in xs]
 
     # -- creation ----------------------------------------------------------------------
     def _impl_asarray(self, data):
@@ -289,7 +314,7 @@ class BallDomain(Domain):
         with self._wp():
             out = _ufunc(lambda q: arb(fmpq(q.numerator, q.denominator)), 1, 1)(fr) \
                 if arr.size else np.empty(arr.shape, dtype=object)
-        return Ball(_objarr(out))
+        return Ball(_mp.from_arb(_objarr(out), self._digits))
 
     def ball(self, mid, rad):
         """Balls [mid +/- rad] from exact data (rad >= 0, rounded up)."""
@@ -299,7 +324,7 @@ class BallDomain(Domain):
             raise self._err(UnsupportedOption, "ball", "radius must be finite and >= 0")
         with self._wp():
             out = _ufunc(lambda a, rr: a + arb(0, float(rr)), 2, 1)(m, r)
-        return Ball(_objarr(out))
+        return Ball(_mp.from_arb(_objarr(out), self._digits))
 
     # -- conversion ----------------------------------------------------------------------
     def to_fraction(self, x):
@@ -334,8 +359,8 @@ class BallDomain(Domain):
         if x.is_point:
             v = x.v.astype(np.float64)
             return v, v
-        if x.is_fixed:
-            m, r = _fixed_midrad(x.v)
+        if x.is_mp:
+            m, r = _mp.to_f64(x.v)
             with np.errstate(over="ignore", invalid="ignore"):
                 return np.nextafter(m - r, -np.inf), np.nextafter(m + r, np.inf)
         return bounds64(x.v, self.prec)
@@ -348,8 +373,8 @@ class BallDomain(Domain):
         if x.is_point:
             v = x.v.astype(np.float64)
             return (v, np.zeros_like(v), np.zeros_like(v)) if double else (v, np.zeros_like(v))
-        if x.is_fixed and not double:
-            return _fixed_midrad(x.v)
+        if x.is_mp:
+            return _mp.to_f64(x.v, double)
         return midrad64(self._o(x), self.prec, double)
 
     def width(self, x):
@@ -369,7 +394,7 @@ class BallDomain(Domain):
         x = self._v(x)
         if x.is_point:
             return np.zeros(x.shape)
-        if x.is_fixed:
+        if x.is_mp:
             return x.v["r"].copy()
         r = _f_rad(x.v).astype(np.float64)
         fin = _is_finite(x.v).astype(bool)
@@ -387,12 +412,8 @@ class BallDomain(Domain):
         return self._endpoints(x, unbounded="none")
 
     def hull(self, a, b):
-        oa, ob = self._same_form([a, b])
-        if oa.dtype != object:
-            with self._wp():
-                oa, ob = self._o(Ball(oa)), self._o(Ball(ob))
         with self._wp():
-            return Ball(_objarr(_b_union(oa, ob)))
+            return self._back(_objarr(_b_union(self._o(a), self._o(b))))
 
     # -- structure with mixed storage ---------------------------------------------------
     def concat(self, xs, axis=0):
@@ -415,46 +436,68 @@ class BallDomain(Domain):
     def _bin(self, fn, x, y):
         with self._wp():
             ox, oy = self._o(x), self._o(y)
-            return Ball(_objarr(fn(ox, oy)))
+            return self._back(_objarr(fn(ox, oy)))
+
+    def _arith(self, kernel, x, y, *extra):
+        D = self._dout(x, y)
+        return Ball(_taper(_mp.binary(kernel, self._m(x), self._m(y), D, *extra)))
 
     def _impl_add(self, x, y):
-        return self._bin(np.add, x, y)
+        return self._arith(_mp.k_add, x, y, False)
 
     def _impl_sub(self, x, y):
-        return self._bin(np.subtract, x, y)
+        return self._arith(_mp.k_add, x, y, True)
 
     def _impl_mul(self, x, y):
-        return self._bin(np.multiply, x, y)
+        return self._arith(_mp.k_mul, x, y)
 
     def _impl_div(self, x, y):
-        with self._wp():
-            q = np.true_divide(self._o(x), self._o(y))
-            return Ball(_objarr(_u_fix(q)))
+        # x * (1/y): Arb's enclosure of 1/y, then a ball product (one more rounding)
+        y = self._v(y)
+        inv = self._fn(_mp.FN_INV, y, None)
+        if inv is None:
+            with self._wp():
+                return self._back(_objarr(_u_fix(np.true_divide(self._o(x), self._o(y)))))
+        return self._impl_mul(x, inv)
 
     def _impl_fma(self, x, y, z):
         # a ball product is exact up to its radius, so x*y + z is one enclosure
-        with self._wp():
-            return Ball(_objarr(self._o(x) * self._o(y) + self._o(z)))
+        return self._impl_add(self._impl_mul(x, y), z)
 
     def _impl_neg(self, x):
         x = self._v(x)
         if x.is_point:
             return Ball(-x.v)
-        return Ball(_objarr(_u_neg(self._o(x))))
+        v = self._m(x).copy()
+        v["s"] = np.where(v["m"][..., -1] != 0, 1 - v["s"], 0)
+        return Ball(v)
 
     def _impl_abs(self, x):
         x = self._v(x)
         if x.is_point:
             return Ball(np.abs(x.v))
-        return Ball(_objarr(_u_abs(self._o(x))))
+        v = self._m(x)
+        if not (v["s"] != 0).any():
+            return Ball(v)
+        if np.all(v["r"] == 0):
+            v = v.copy()
+            v["s"] = 0
+            return Ball(v)
+        return self._bin(lambda a, b: _u_abs(a), x, x)    # Arb's |ball| (straddling 0)
 
     def _impl_minimum(self, x, y):
-        return self._bin(_b_min, x, y)
+        return self._impl_neg(self._impl_maximum(self._impl_neg(x), self._impl_neg(y)))
 
     def _impl_maximum(self, x, y):
-        return self._bin(_b_max, x, y)
+        D = self._dout(x, y)
+        a, b = np.broadcast_arrays(self._m(x, D), self._m(y, D))
+        a, b = _mp.widen(a, D), _mp.widen(b, D)
+        return Ball(_mp.binary(lambda *f: _mp.k_max2(*f), a, b))
 
     def _impl_sqrt(self, x):
+        return self._fn(_mp.FN_SQRT, x, self._sqrt_general)
+
+    def _sqrt_general(self, x):
         with self._wp():
             o = self._o(x)
 
@@ -467,23 +510,43 @@ class BallDomain(Domain):
                 if not a.is_finite() or a.mid().is_nan():
                     return _entire()
                 return a.nonnegative_part().sqrt()  # the part of the ball in sqrt's domain
-            return Ball(_objarr(_ufunc(one, 1, 1)(o)))
+            return self._back(_objarr(_ufunc(one, 1, 1)(o)))
 
     def _elem(self, fn, x):
         with self._wp():
-            return Ball(_objarr(_u_fix(fn(self._o(x)))))
+            return self._back(_objarr(_u_fix(fn(self._o(x)))))
+
+    def _fn(self, code, x, general):
+        """Arb's function `code` on every ball of x from compiled code, at the
+        precision the balls carry (their midpoints' bits above their radii, + 40,
+        at most prec: more bits would only refine noise). Where Arb cannot bound a
+        result (outside the function's domain) the general path `general` runs
+        instead (None: return None)."""
+        xv = self._v(x)
+        D = self._dout(xv)
+        v = self._m(xv, D)
+        M, e, s, r = _mp.fields(v)
+        acc = _mp.k_acc_bits(M, e, r) if M.shape[0] else math.inf
+        prec = self.prec if not math.isfinite(acc) else int(min(self.prec, max(64, acc + 40)))
+        res = _mp.arb_apply(v, code, prec, D)
+        if res is None or res[1].any():
+            return None if general is None else general(xv)
+        return Ball(_taper(res[0]))
 
     def _impl_exp(self, x):
-        return self._elem(_u_exp, x)
+        return self._fn(_mp.FN_EXP, x, lambda v: self._elem(_u_exp, v))
 
     def _impl_exp2(self, x):
         # x * ln2 carries |x| times ln2's rounding: form it with 64 guard bits
         with working_precision(self.prec + 64):
             t = self._o(x) * arb.const_log2()
         with self._wp():
-            return Ball(_objarr(_u_fix(_u_exp(t))))
+            return self._back(_objarr(_u_fix(_u_exp(t))))
 
     def _impl_log(self, x):
+        return self._fn(_mp.FN_LOG, x, self._log_general)
+
+    def _log_general(self, x):
         with self._wp():
             o = self._o(x)
 
@@ -492,31 +555,49 @@ class BallDomain(Domain):
                     raise self._err(NotRepresentable, "log",
                                     f"log of a ball with no positive point ({a}) has no real value")
                 return _whole_nan(a.log())
-            return Ball(_objarr(_ufunc(one, 1, 1)(o)))
+            return self._back(_objarr(_ufunc(one, 1, 1)(o)))
 
     def _impl_tanh(self, x):
-        return self._elem(_u_tanh, x)
+        return self._fn(_mp.FN_TANH, x, lambda v: self._elem(_u_tanh, v))
 
     def _impl_erf(self, x):
-        return self._elem(_u_erf, x)
+        return self._fn(_mp.FN_ERF, x, lambda v: self._elem(_u_erf, v))
 
     def _impl_sin(self, x):
-        return self._elem(_u_sin, x)
+        return self._fn(_mp.FN_SIN, x, lambda v: self._elem(_u_sin, v))
 
     def _impl_cos(self, x):
-        return self._elem(_u_cos, x)
+        return self._fn(_mp.FN_COS, x, lambda v: self._elem(_u_cos, v))
 
     # -- comparison and selection -----------------------------------------------------------
     def _impl_lt(self, x, y):
         # sure: every point of x below every point of y; maybe: not (x >= y surely)
+        t = self._cmp_fast(x, y, strict=True)
+        if t is not None:
+            return t
         with self._wp():
             ox, oy = self._o(x), self._o(y)
             return Tri(_b_lt(ox, oy).astype(bool), ~_b_le(oy, ox).astype(bool))
 
     def _impl_le(self, x, y):
+        t = self._cmp_fast(x, y, strict=False)
+        if t is not None:
+            return t
         with self._wp():
             ox, oy = self._o(x), self._o(y)
             return Tri(_b_le(ox, oy).astype(bool), ~_b_lt(oy, ox).astype(bool))
+
+    def _cmp_fast(self, x, y, strict):
+        """x < y (strict) or x <= y from outward float64 bounds, where they decide
+        every element (None otherwise: the exact comparison decides)."""
+        lx, hx = self.to_float64(x)
+        ly, hy = self.to_float64(y)
+        lx, hx, ly, hy = np.broadcast_arrays(lx, hx, ly, hy)
+        sure = hx < ly
+        never = lx > hy
+        if not np.all(sure | never):
+            return None
+        return Tri(sure, ~never)
 
     def _impl_gt(self, x, y):
         return self._impl_lt(y, x)
@@ -537,16 +618,16 @@ class BallDomain(Domain):
             raise self._err(UnsupportedOp, "where",
                             f"condition of type {type(cond).__name__}; expected a numpy bool mask "
                             "or a comparison result of this domain")
+        sure, maybe = np.broadcast_arrays(np.asarray(cond.sure), np.asarray(cond.maybe))
+        und = maybe & ~sure
+        if not und.any():
+            return self.where(np.asarray(sure, dtype=bool), a, b)
         with self._wp():
             oa, ob = self._o(a), self._o(b)
-            oa, ob = np.broadcast_arrays(oa, ob)
-            sure, maybe = np.broadcast_arrays(cond.sure, cond.maybe)
-            out = np.where(sure, oa, ob)
-            und = maybe & ~sure
-            if und.any():
-                out = np.array(out, dtype=object)
-                out[und] = _b_union(oa[und], ob[und])
-            return Ball(_objarr(out))
+            oa, ob, sure, und = np.broadcast_arrays(oa, ob, sure, und)
+            out = np.array(np.where(sure, oa, ob), dtype=object)
+            out[und] = _b_union(oa[und], ob[und])
+            return self._back(_objarr(out))
 
     # -- reductions ---------------------------------------------------------------------------
     def _check_order(self, op, order):
@@ -556,27 +637,19 @@ class BallDomain(Domain):
         rows = self._v(rows)
         if rows.is_point:
             return Ball(np.max(rows.v, axis=1))
-        o = self._o(rows)
-        with self._wp():
-            out = o[:, 0]
-            for j in range(1, o.shape[1]):
-                out = _b_max(out, o[:, j])
-        return Ball(_objarr(out))
+        v = self._m(rows)
+        R, n = v.shape
+        M, e, s, r = _mp.fields(v)
+        return Ball(_mp.pack(*_mp.k_max_rows(M, e, s, r, R, n), (R,)))
 
     def _impl_sum(self, rows, order):
         rows = self._v(rows)
         R, n = rows.shape
         if n == 0:
             return Ball(np.zeros(R))
-        with self._wp():
-            o = self._o(rows)
-            out = np.empty(R, dtype=object)
-            for i in range(R):
-                s = o[i, 0]
-                for v in o[i, 1:]:
-                    s = s + v
-                out[i] = s
-        return Ball(out)
+        D = self._dout(rows)
+        M, e, s, r = _mp.fields(self._m(rows))
+        return Ball(_taper(_mp.pack(*_mp.k_sum_rows(M, e, s, r, R, n, D), (R,))))
 
     def _impl_dot(self, a, b, order):
         a, b = self._v(a), self._v(b)
@@ -584,13 +657,17 @@ class BallDomain(Domain):
         n = b.shape[2]
         if k == 0:
             return Ball(np.zeros((B, m, n)))
+        if b.is_point:
+            return Ball(_taper(_ozaki_dot(self._m(a), b.v, self.prec)))
+        if a.is_point:
+            t = _ozaki_dot(np.swapaxes(self._m(b), 1, 2), np.swapaxes(a.v, 1, 2), self.prec)
+            return Ball(_taper(np.ascontiguousarray(np.swapaxes(t, 1, 2))))
+        D = self._dout(a, b)
+        out = _mp.arb_matmul(self._m(a, D), self._m(b, D), self.prec, D)
+        if out is not None:
+            return Ball(_taper(out))
         with self._wp():
-            if b.is_point:
-                return Ball(_ozaki_dot(self._o(a) if a.is_fixed else a.v, b.v, self.prec))
-            if a.is_point:
-                t = _ozaki_dot(np.swapaxes(self._o(b), 1, 2), np.swapaxes(a.v, 1, 2), self.prec)
-                return Ball(np.ascontiguousarray(np.swapaxes(t, 1, 2)))
-            return Ball(_arbmat_dot(self._o(a), self._o(b)))
+            return self._back(_arbmat_dot(self._o(a), self._o(b)))
 
     # -- meta ------------------------------------------------------------------------------------
     def _accuracy(self, prim):
@@ -682,71 +759,19 @@ def _split_point(w, bits, max_slices=64):
     return slices, E, rest
 
 
-def _extract(x):
-    """(mantissa, exponent, radius) of one arb: mid = man * 2**exp exactly."""
-    mid = x.mid()
-    if mid.is_nan() or not x.is_finite():
-        return 0, 0, math.inf
-    man, ex = mid.man_exp()
-    return int(man), int(ex), float(x.rad())
-
-
-def _fixed_rows(a, prec):
-    """Midpoints of ball array a (B, m, k) as fixed-point integers per row:
-    mid = sign * N * 2**(e_row - frac_bits), truncated toward 0 (error < one unit,
-    added to the radius), with frac_bits = min(prec + 32, the rows' accuracy + 40):
-    bits of a midpoint far below its own radius only carry noise (Arb's
-    matrix product makes the same choice). Returns (signs, uint16 limbs
-    (B, m, k, L), e_row, radius float64 (B, m, k) incl. truncation, frac_bits)."""
-    B, m, k = a.shape
-    if a.dtype != object:
-        v = a.astype(np.float64)
-        fm, fe = np.frexp(v)                    # v = fm * 2**fe, 0.5 <= |fm| < 1
-        mans = np.ldexp(fm, 53).astype(np.int64).ravel().tolist()   # exact 53-bit mantissas
-        exps = (fe - 53).astype(np.int64)
-        rad = np.zeros(v.shape)
-    else:
-        tr = [_extract(x) for x in a.ravel().tolist()]
-        mans = [t[0] for t in tr]
-        exps = np.fromiter((t[1] for t in tr), dtype=np.int64, count=len(tr)).reshape(a.shape)
-        rad = np.fromiter((t[2] for t in tr), dtype=np.float64, count=len(tr)).reshape(a.shape)
-        rad = np.nextafter(rad, np.inf)   # float() of a radius may round down
-        del tr
-    bl = np.fromiter((abs(v).bit_length() for v in mans), dtype=np.int64, count=len(mans)).reshape(a.shape)
-    low = np.iinfo(np.int64).min // 4
-    top = np.where(bl > 0, exps + bl, low)   # |mid| < 2**top
-    e_row = np.max(top, axis=2, keepdims=True)
-    e_row = np.where(e_row == low, 0, e_row)
-    rowrad = np.max(rad, axis=2, keepdims=True)
-    with np.errstate(divide="ignore"):
-        acc = np.where(rowrad > 0, e_row - np.floor(np.log2(np.where(rowrad > 0, rowrad, 1.0))), np.inf)
-    acc_max = float(np.max(acc)) if acc.size else math.inf
-    frac_bits = int(min(prec + 32, max(64.0, acc_max + 40)))
-    sh = (exps - (e_row - frac_bits)).ravel().tolist()       # N = |man| * 2**shift
-    L = (frac_bits + _CHUNK - 1) // _CHUNK
-    nbytes = 2 * L
-    buf = bytearray(nbytes * len(mans))
-    signs = np.zeros(len(mans), dtype=np.float64)
-    trunc = np.zeros(len(mans), dtype=bool)
-    for i, man in enumerate(mans):
-        if man == 0:
-            continue
-        s_ = sh[i]
-        am = -man if man < 0 else man
-        if s_ >= 0:
-            N = am << s_
-        else:
-            N = am >> -s_
-            if (N << -s_) != am:
-                trunc[i] = True
-        signs[i] = -1.0 if man < 0 else 1.0
-        buf[i * nbytes:(i + 1) * nbytes] = N.to_bytes(nbytes, "little")
-    limbs = np.frombuffer(bytes(buf), dtype="<u2").reshape(B, m, k, L)
-    if trunc.any():
-        unit = np.ldexp(np.ones((B, m, 1)), (e_row - frac_bits).astype(np.int64))
-        rad = rad + np.where(trunc.reshape(B, m, k), unit, 0.0)
-        rad = np.nextafter(rad, np.inf)
-    return signs.reshape(B, m, k), limbs, e_row, rad, frac_bits
+def _taper(v, guard=40):
+    """Drop midpoint digits that lie more than `guard` bits below every ball's
+    radius (their truncation, < 2^-guard of the radius, goes into the radius):
+    as the radius grows through a network the midpoints shrink with it, and so
+    does the cost of every later primitive (Arb's matrix products do the same)."""
+    if v.size == 0 or not _mp.is_mp(v):
+        return v
+    M, e, s, r = _mp.fields(v)
+    acc = _mp.k_acc_bits(M, e, r)
+    if not math.isfinite(acc):
+        return v
+    need = _mp.digits_for(max(64.0, acc + guard))
+    return _mp.widen(v, need) if need < _mp.digits_of(v) else v
 
 
 def _gemm_up(x, y):
@@ -774,24 +799,42 @@ def _ozaki_dot(a, w, prec):
     are summed exactly in base-2**16 integer digits."""
     B, m, k = a.shape
     n = w.shape[2]
-    signs, limbs, e_row, rad_a, frac_bits = _fixed_rows(a, prec)
+    M, e, s, r = _mp.fields(a)
+    Da = _mp.digits_of(a)
+    # frac_bits: prec + 32 bits below each row's top bit, but not more than 40 bits
+    # below the row's largest radius: deeper bits only carry noise
+    nz = (M[:, Da - 1] != 0).reshape(B, m, k)
+    low = np.iinfo(np.int64).min // 4
+    top = np.where(nz, e.reshape(B, m, k) + 32 * Da, low).max(axis=2, keepdims=True)
+    rowrad = r.reshape(B, m, k).max(axis=2, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acc = np.where((rowrad > 0) & (top > low), top - np.log2(np.where(rowrad > 0, rowrad, 1.0)), np.inf)
+    acc_max = float(np.max(acc)) if acc.size else math.inf
+    frac_bits = int(min(prec + 32, max(64.0, acc_max + 40)))
+    L = (frac_bits + _CHUNK - 1) // _CHUNK
+    A4, e_row, rad_a = _mp.k_rows16(M, e, s, r, B, m, k, frac_bits, L)
     bits = int(53 - _CHUNK - math.ceil(math.log2(max(k, 2))))
     if bits < 4:
         raise FpsemError(f"dot[ball]: inner dimension {k} too large for exact float64 slices")
-    L = limbs.shape[-1]
     depth = frac_bits + 8
     T = min(depth // bits + 1,                 # slices of w deeper than `depth` are never used
             _slices_needed(w, bits))
     maxsh = _CHUNK * (L - 1) + bits * (T - 1)
     D = (maxsh + 53) // 16 + 4
-    A = [limbs[..., j].astype(np.float64) * signs for j in range(L)]
-    dt = np.dtype([("d", "<u2", (D - 1,)), ("top", "<i8"), ("g", "<i8"), ("r", "<f8")])
-    out = np.empty((B, m, n), dtype=dt)
+    A = list(A4)
+    Dout = _mp.digits_for(frac_bits)
+    out = np.empty((B, m, n), dtype=_mp.mp_dtype(Dout))
     # columns in chunks: the slices of w and the digit sums stay within a few hundred MB
     nc = max(1, min(n, (1 << 25) // max(1, D * B * m), (1 << 26) // max(1, T * B * k)))
     for c0 in range(0, n, nc):
         wc = np.asarray(w[:, :, c0:c0 + nc], dtype=np.float64)
-        out[:, :, c0:c0 + nc] = _ozaki_cols(A, e_row, rad_a, frac_bits, wc, bits, T, D, dt)
+        digits, gexp, rad = _ozaki_cols(A, e_row, rad_a, frac_bits, wc, bits, T, D)
+        c = wc.shape[2]
+        dig = np.ascontiguousarray(np.moveaxis(digits[:D - 1], 0, -1)).reshape(-1, D - 1)
+        res = _mp.k_from_digits16(dig, np.ascontiguousarray(digits[D - 1]).reshape(-1),
+                                  np.ascontiguousarray(np.broadcast_to(gexp, (B, m, c))).reshape(-1),
+                                  np.ascontiguousarray(rad).reshape(-1), Dout)
+        out[:, :, c0:c0 + c] = _mp.pack(*res, (B, m, c))
     return out
 
 
@@ -813,7 +856,7 @@ def _slices_needed(w, bits):
     return max(1, -(-span // bits))
 
 
-def _ozaki_cols(A, e_row, rad_a, frac_bits, w, bits, T, D, dt):
+def _ozaki_cols(A, e_row, rad_a, frac_bits, w, bits, T, D):
     """`_ozaki_dot` for one block of columns of w (see there)."""
     B, m, k = rad_a.shape
     n = w.shape[2]
@@ -857,76 +900,4 @@ def _ozaki_cols(A, e_row, rad_a, frac_bits, w, bits, T, D, dt):
         amax = np.ldexp(np.ones((B, m, k)), np.broadcast_to(e_row, (B, m, k)).astype(np.int64))
         rad = rad + _gemm_up(amax, np.broadcast_to(wrest, (B, k, n)).copy())
     rad = np.nextafter(rad + dropped, np.inf)
-    out = np.empty((B, m, n), dtype=dt)
-    out["d"] = np.moveaxis(digits[:D - 1], 0, -1)
-    out["top"] = digits[D - 1]
-    out["g"] = np.broadcast_to(gexp, (B, m, n))
-    out["r"] = rad
-    return out
-
-
-# ---------------------------------------------------------------------------------
-# fixed-point midpoints: sum_j d_j 2**(16 j) + top 2**(16 (D-1)), times 2**g
-# (d_j in [0, 2**16), top signed), with a float64 radius r rounded up
-# ---------------------------------------------------------------------------------
-def _fixed_to_arb(v):
-    """Exact arb balls [N 2**g +/- r] from a fixed-point structured array."""
-    shape = v.shape
-    flat = v.reshape(-1)
-    D1 = flat.dtype["d"].shape[0]
-    raw = memoryview(np.ascontiguousarray(flat["d"]).tobytes())
-    nb = 2 * D1
-    shift_top = 16 * D1
-    tl = flat["top"].tolist()
-    gl = flat["g"].tolist()
-    rl = flat["r"].tolist()
-    fb = int.from_bytes
-    with working_precision(16 * D1 + 192):
-        res = [arb(arf((fb(raw[i * nb:(i + 1) * nb], "little") + (tl[i] << shift_top), gl[i])), rl[i])
-               if rl[i] != math.inf else _entire() for i in range(len(tl))]
-    out = np.empty(len(res), dtype=object)
-    out[:] = res
-    return out.reshape(shape)
-
-
-def _fixed_midrad(v):
-    """(m, r) float64 with every real of the balls in [m - r, m + r], vectorised.
-    m is the sum of the five leading base-2**16 digits of |N| (relative error
-    below 2**-51 after the float64 sum; the digits left out are below 2**-64 of
-    the leading one); r adds both to the stored radius, rounded up."""
-    d = v["d"].reshape(-1, v.dtype["d"].shape[0]).astype(np.int64)
-    top = v["top"].reshape(-1).astype(np.int64)
-    g = v["g"].reshape(-1)
-    rad = v["r"].reshape(-1)
-    n, D1 = d.shape
-    neg = top < 0
-    if neg.any():
-        # two's-complement-like digits to magnitude: -(x) = (~x) + 1, carried
-        dn = 65535 - d[neg]
-        tn = -top[neg] - 1
-        carry = np.ones(dn.shape[0], dtype=np.int64)
-        for j in range(D1):
-            s_ = dn[:, j] + carry
-            carry = s_ >> 16
-            dn[:, j] = s_ & 0xFFFF
-        d[neg] = dn
-        top[neg] = tn + carry
-    allv = np.concatenate([d, top[:, None]], axis=1).astype(np.float64)   # exact (top < 2**53)
-    nz = allv != 0
-    lead = np.where(nz.any(axis=1), D1 - np.argmax(nz[:, ::-1], axis=1), 0)   # index of the leading digit
-    m = np.zeros(n)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        for k in range(5):
-            j = lead - k
-            ok = j >= 0
-            jj = np.where(ok, j, 0)
-            dig = np.take_along_axis(allv, jj[:, None], axis=1)[:, 0]
-            m = m + np.where(ok, np.ldexp(dig, (16 * jj + g).astype(np.int64)), 0.0)
-        rest = np.where(lead >= 5, np.ldexp(1.0, (16 * (lead - 4) + g).astype(np.int64)), 0.0)
-        err = np.abs(m) * 2.0 ** -50 + rest + 5 * 2.0 ** -1074
-        r = np.nextafter(np.nextafter(rad + err, np.inf) * (1 + 2.0 ** -52), np.inf)
-    m = np.where(neg, -m, m)
-    fin = np.isfinite(m) & np.isfinite(rad)
-    r = np.where(fin, r, np.inf)
-    m = np.where(fin, m, 0.0)
-    return m.reshape(v.shape), r.reshape(v.shape)
+    return digits, gexp, rad

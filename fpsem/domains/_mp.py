@@ -1,0 +1,1028 @@
+"""Vectorised multi-precision balls for the `ball` domain (numba, FLINT through ctypes).
+
+Why by hand: python-flint gives one Python object per ball, so every elementwise
+primitive on a GPT-2 small forward (about 30 million of them) paid about 1 us of
+interpreter overhead, and converting the exact BLAS products (see `ball._ozaki_dot`)
+to and from those objects cost as much again. Here a whole array of balls is one
+numpy structured array and add, sub, mul, sums, maxima and the conversions are
+compiled loops over 32-bit digits; Arb itself (FLINT's `arb_exp`, `arb_tanh`, ...,
+called from the compiled loop through ctypes, without Python in between) still
+evaluates every transcendental function, so the enclosures of exp/tanh/log/...
+remain Arb's.
+
+Representation (`mp_dtype(D)`): a ball is [(-1)^s * M * 2^e +/- r] with
+  m  D little-endian 32-bit digits of the integer M, normalised: the top bit of
+     digit D-1 is set, or M = 0 (then e = s = 0);
+  e  int64 exponent of M's last bit; s sign bit; r float64 radius, an upper bound.
+D is even, so the digits are also D/2 little-endian 64-bit limbs (FLINT's mp_limb_t).
+
+Every result's midpoint is the exact result truncated to D digits; the truncation
+(below one unit of the last digit) is added to the radius. Radii are computed in
+float64 round-to-nearest, then scaled by (1 + 2^-49) and raised by 2^-1070: with at
+most eight roundings of nonnegative terms that covers every rounding error (the
+relative error of k such roundings is below (1 + 2^-53)^k - 1 < 2^-49 for k <= 8, and
+each underflowing rounding loses at most 2^-1075). A radius of exactly 0 stays 0 only
+when every term is exactly 0. Magnitudes enter radii through `_up_abs`, an upper
+bound from the top 53 bits plus one unit.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import math
+import os
+
+import numpy as np
+
+try:
+    import numba
+    from numba import njit
+except ImportError:  # pragma: no cover - numba is a declared dependency
+    numba = None
+
+_U32 = 0xFFFFFFFF
+_SLACK = 1.0 + 2.0 ** -49
+_TINY = 2.0 ** -1070
+_DTYPES = {}
+_EXP_MAX = 1 << 40     # mp exponents stay within +/- 2^40 (far from int64 overflow)
+
+
+def mp_dtype(D):
+    """The structured dtype of balls with D 32-bit midpoint digits (D even)."""
+    dt = _DTYPES.get(D)
+    if dt is None:
+        dt = np.dtype([("m", "<u4", (D,)), ("e", "<i8"), ("s", "<i8"), ("r", "<f8")])
+        _DTYPES[D] = dt
+    return dt
+
+
+def is_mp(v):
+    return v.dtype.names is not None and v.dtype.names[0] == "m"
+
+
+def digits_of(v):
+    return v.dtype["m"].shape[0]
+
+
+def digits_for(prec):
+    """Even number of 32-bit digits holding at least `prec` bits."""
+    return 2 * max(1, -(-int(prec) // 64))
+
+
+def fields(v):
+    """Contiguous flat (M (n, D) uint32, e, s, r) of an mp array."""
+    f = v.reshape(-1)
+    D = digits_of(v)
+    return (np.ascontiguousarray(f["m"]).reshape(-1, D), np.ascontiguousarray(f["e"]),
+            np.ascontiguousarray(f["s"]), np.ascontiguousarray(f["r"]))
+
+
+def pack(M, e, s, r, shape):
+    D = M.shape[1]
+    out = np.empty(M.shape[0], dtype=mp_dtype(D))
+    out["m"] = M
+    out["e"] = e
+    out["s"] = s
+    out["r"] = r
+    return out.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------
+# compiled kernels
+# ---------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _up(v):
+    """Upper bound of a float64 radius computed with <= 8 nearest roundings of
+    nonnegative terms (module docstring); nan (inf - inf, 0 * inf) becomes inf."""
+    if v != v:
+        return np.inf
+    if v == 0.0:
+        return 0.0
+    return v * _SLACK + _TINY
+
+
+@njit(cache=True, inline="always")
+def _up_abs(M, i, e):
+    """Upper bound of |M[i]| * 2^e as float64 (never below 2^-1074 for M != 0)."""
+    D = M.shape[1]
+    top = (np.uint64(M[i, D - 1]) << np.uint64(32)) | np.uint64(M[i, D - 2])
+    if top == 0:
+        return 0.0
+    q = top >> np.uint64(11)          # < 2^53: exact in float64
+    v = math.ldexp(float(q) + 1.0, e + 32 * (D - 2) + 11)
+    return max(v, 5e-324)
+
+
+@njit(cache=True)
+def _normalize(w, W, ew, M, i, Dout):
+    """Write the integer sum_{j<W} w[j] 2^(32 j) (32-bit digits in int64/uint64 w)
+    times 2^ew into row i of M as Dout normalised digits. Returns (e, inexact,
+    zero): the truncated bits are below 2^e."""
+    t = W - 1
+    while t >= 0 and w[t] == 0:
+        t -= 1
+    if t < 0:
+        for j in range(Dout):
+            M[i, j] = 0
+        return 0, False, True
+    top = np.int64(w[t])
+    b = 0
+    while top > 0:
+        top >>= 1
+        b += 1
+    shift = 32 * Dout - (32 * t + b)          # left shift of the integer
+    inexact = False
+    if shift < 0:
+        cut = -shift                           # bits below `cut` are dropped
+        q0 = cut >> 5
+        s0 = cut & 31
+        for j in range(min(q0, W)):
+            if w[j] != 0:
+                inexact = True
+                break
+        if not inexact and s0 and q0 < W and (np.int64(w[q0]) & ((1 << s0) - 1)) != 0:
+            inexact = True
+    for j in range(Dout):
+        pos = 32 * j - shift                   # bit position in w of this digit's bit 0
+        q = pos >> 5
+        s = pos & 31
+        lo = 0
+        if 0 <= q < W:
+            lo = np.int64(w[q]) >> s
+        hi = 0
+        if s and 0 <= q + 1 < W:
+            hi = (np.int64(w[q + 1]) << (32 - s)) & _U32
+        M[i, j] = (lo | hi) & _U32
+    return ew - shift, inexact, False
+
+
+@njit(cache=True)
+def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, Dout):
+    n = Ma.shape[0]
+    Da = Ma.shape[1]
+    Db = Mb.shape[1]
+    M = np.zeros((n, Dout), np.uint32)
+    e = np.zeros(n, np.int64)
+    s = np.zeros(n, np.int64)
+    r = np.zeros(n)
+    W = Da + Db
+    w = np.zeros(W, np.uint64)
+    for i in range(n):
+        az = Ma[i, Da - 1] == 0
+        bz = Mb[i, Db - 1] == 0
+        A = _up_abs(Ma, i, ea[i])
+        B = _up_abs(Mb, i, eb[i])
+        rad = A * rb[i] + B * ra[i] + ra[i] * rb[i]
+        if az or bz:
+            r[i] = _up(rad)
+            continue
+        for j in range(W):
+            w[j] = 0
+        for ia in range(Da):
+            x = np.uint64(Ma[i, ia])
+            carry = np.uint64(0)
+            for ib in range(Db):
+                t = x * np.uint64(Mb[i, ib]) + w[ia + ib] + carry
+                w[ia + ib] = t & np.uint64(_U32)
+                carry = t >> np.uint64(32)
+            w[ia + Db] = carry
+        ee, inexact, _ = _normalize(w, W, ea[i] + eb[i], M, i, Dout)
+        e[i] = ee
+        s[i] = sa[i] ^ sb[i]
+        if inexact:
+            rad += math.ldexp(1.0, ee) if ee > -1074 else 5e-324
+        r[i] = _up(rad)
+    return M, e, s, r
+
+
+@njit(cache=True)
+def _place(buf, Mx, i, pos):
+    """Add the digits of Mx[i] shifted left by `pos` bits into buf (int64 digits)."""
+    for j in range(Mx.shape[1]):
+        v = np.int64(Mx[i, j])
+        if v == 0:
+            continue
+        p = pos + 32 * j
+        q = p >> 5
+        sh = p & 31
+        buf[q] += (v << sh) & _U32
+        if sh:
+            buf[q + 1] += v >> (32 - sh)
+
+
+@njit(cache=True)
+def _add_into(Ma, ea, sa, ra, ia, Mb, eb, sb, rb, ib, negb, M, e, s, r, io, bx, by, w):
+    """Row io of (M, e, s, r) := a[ia] + b[ib] (or a[ia] - b[ib] when negb)."""
+    Dout = M.shape[1]
+    Da = Ma.shape[1]
+    Db = Mb.shape[1]
+    rad = ra[ia] + rb[ib]
+    sbi = sb[ib] ^ (1 if negb else 0)
+    az = Ma[ia, Da - 1] == 0
+    bz = Mb[ib, Db - 1] == 0
+    if az and bz:
+        for j in range(Dout):
+            M[io, j] = 0
+        e[io] = 0
+        s[io] = 0
+        r[io] = _up(rad)
+        return
+    # x: the operand with the higher top bit
+    ta = ea[ia] + 32 * Da
+    tb = eb[ib] + 32 * Db
+    if bz or (not az and ta >= tb):
+        X, ix, ex, sx, Y, iy, ey, sy, yz = Ma, ia, ea[ia], sa[ia], Mb, ib, eb[ib], sbi, bz
+        tx, ty = ta, tb
+    else:
+        X, ix, ex, sx, Y, iy, ey, sy, yz = Mb, ib, eb[ib], sbi, Ma, ia, ea[ia], sa[ia], az
+        tx, ty = tb, ta
+    Dx = X.shape[1]
+    if yz or ty < tx - 32 * (Dout + 2):
+        # y below the output's last digit (or 0): x truncated, |y| into the radius
+        if not yz:
+            rad += _up_abs(Y, iy, ey)
+        for j in range(Dx + 2):
+            w[j] = 0
+        _place(w, X, ix, 0)
+        ee, inexact, _ = _normalize(w, Dx + 1, ex, M, io, Dout)
+        e[io] = ee
+        s[io] = sx
+        if inexact:
+            rad += math.ldexp(1.0, ee) if ee > -1074 else 5e-324
+        r[io] = _up(rad)
+        return
+    base = min(ex, ey)
+    Wn = (max(tx, ty) - base) // 32 + 2
+    for j in range(Wn):
+        bx[j] = 0
+        by[j] = 0
+    _place(bx, X, ix, ex - base)
+    _place(by, Y, iy, ey - base)
+    sres = sx
+    if sx == sy:
+        c = 0
+        for j in range(Wn):
+            t = bx[j] + by[j] + c
+            w[j] = t & _U32
+            c = t >> 32
+    else:
+        cmp = 0
+        for j in range(Wn - 1, -1, -1):
+            if bx[j] != by[j]:
+                cmp = 1 if bx[j] > by[j] else -1
+                break
+        if cmp == 0:
+            for j in range(Dout):
+                M[io, j] = 0
+            e[io] = 0
+            s[io] = 0
+            r[io] = _up(rad)
+            return
+        bor = 0
+        for j in range(Wn):
+            if cmp > 0:
+                t = bx[j] - by[j] - bor
+            else:
+                t = by[j] - bx[j] - bor
+            if t < 0:
+                t += 1 << 32
+                bor = 1
+            else:
+                bor = 0
+            w[j] = t
+        if cmp < 0:
+            sres = sy
+    ee, inexact, zero = _normalize(w, Wn, base, M, io, Dout)
+    e[io] = ee
+    s[io] = 0 if zero else sres
+    if inexact:
+        rad += math.ldexp(1.0, ee) if ee > -1074 else 5e-324
+    r[io] = _up(rad)
+
+
+@njit(cache=True)
+def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, Dout, negb):
+    """a + b (negb=False) or a - b (negb=True), elementwise."""
+    n = Ma.shape[0]
+    M = np.zeros((n, Dout), np.uint32)
+    e = np.zeros(n, np.int64)
+    s = np.zeros(n, np.int64)
+    r = np.zeros(n)
+    Wmax = Ma.shape[1] + Mb.shape[1] + Dout + 8
+    bx = np.zeros(Wmax, np.int64)
+    by = np.zeros(Wmax, np.int64)
+    w = np.zeros(Wmax, np.int64)
+    for i in range(n):
+        _add_into(Ma, ea, sa, ra, i, Mb, eb, sb, rb, i, negb, M, e, s, r, i, bx, by, w)
+    return M, e, s, r
+
+
+@njit(cache=True)
+def k_from_f64(x, D):
+    """Exact balls (radius 0) of float64 values (finite)."""
+    n = x.shape[0]
+    M = np.zeros((n, D), np.uint32)
+    e = np.zeros(n, np.int64)
+    s = np.zeros(n, np.int64)
+    r = np.zeros(n)
+    for i in range(n):
+        v = x[i]
+        if v == 0.0:
+            continue
+        fr, ex = math.frexp(abs(v))            # |v| = fr 2^ex, fr in [0.5, 1)
+        q = np.uint64(math.ldexp(fr, 53))      # exact 53-bit integer, top bit 52
+        # top bit to position 32 D - 1: q << (32 D - 53) when D >= 2
+        q <<= np.uint64(11)                    # top bit at 63
+        M[i, D - 1] = np.uint32(q >> np.uint64(32))
+        if D >= 2:
+            M[i, D - 2] = np.uint32(q & np.uint64(_U32))
+        e[i] = ex - 32 * D
+        s[i] = 1 if v < 0 else 0
+    return M, e, s, r
+
+
+@njit(cache=True)
+def _bits53(M, i, p):
+    """Bits [p, p + 53) of the digits of M[i] (bits below 0 are 0)."""
+    D = M.shape[1]
+    lshift = 0
+    if p < 0:
+        if p <= -53:
+            return np.uint64(0)
+        lshift = -p
+        p = 0
+    q = p >> 5
+    sh = p & 31
+    a = np.uint64(0)
+    for h in range(3):
+        if q + h < D:
+            a2 = np.uint64(M[i, q + h])
+            if h == 0:
+                a = a2 >> np.uint64(sh)
+            else:
+                k = 32 * h - sh
+                if k < 64:
+                    a |= a2 << np.uint64(k)
+    return (a << np.uint64(lshift)) & np.uint64((1 << 53) - 1)
+
+
+@njit(cache=True)
+def k_to_f64(M, e, s, r, double):
+    """(m, m2, rr): float64 midpoints (double-double when `double`: m + m2) and
+    radii rr with every real of the ball in [m + m2 - rr, m + m2 + rr]."""
+    n, D = M.shape
+    m = np.zeros(n)
+    m2 = np.zeros(n)
+    rr = np.zeros(n)
+    parts = 2 if double else 1
+    for i in range(n):
+        if r[i] != r[i] or r[i] == np.inf:
+            rr[i] = np.inf
+            continue
+        if M[i, D - 1] == 0:
+            rr[i] = r[i]
+            continue
+        sg = -1.0 if s[i] else 1.0
+        top = e[i] + 32 * D                    # |value| < 2^top
+        if top > 1024:                         # beyond float64: an unbounded view
+            rr[i] = np.inf
+            continue
+        p1 = 32 * D - 53
+        m[i] = sg * math.ldexp(float(_bits53(M, i, p1)), e[i] + p1)
+        if double:
+            p2 = p1 - 53
+            m2[i] = sg * math.ldexp(float(_bits53(M, i, p2)), e[i] + p2)
+        # the bits left out are below 2^(top - 53 parts); ldexp into the subnormal
+        # range rounds: one subnormal step per part
+        rem = math.ldexp(1.0, top - 53 * parts) if top - 53 * parts > -1074 else 0.0
+        if top - 53 * parts < -1000:
+            rem += 4e-323
+        rr[i] = _up(r[i] + rem)
+    return m, m2, rr
+
+
+@njit(cache=True)
+def k_sum_rows(M, e, s, r, R, n, Dout):
+    """Row sums of an (R, n) array given its flat (R*n) fields."""
+    Mo = np.zeros((R, Dout), np.uint32)
+    eo = np.zeros(R, np.int64)
+    so = np.zeros(R, np.int64)
+    ro = np.zeros(R)
+    aM = np.zeros((2, Dout), np.uint32)
+    ae = np.zeros(2, np.int64)
+    as_ = np.zeros(2, np.int64)
+    ar = np.zeros(2)
+    Wmax = M.shape[1] + 2 * Dout + 8
+    bx = np.zeros(Wmax, np.int64)
+    by = np.zeros(Wmax, np.int64)
+    w = np.zeros(Wmax, np.int64)
+    for i in range(R):
+        for j in range(Dout):
+            aM[0, j] = 0
+        ae[0] = 0
+        as_[0] = 0
+        ar[0] = 0.0
+        cur = 0
+        for j in range(n):
+            _add_into(aM, ae, as_, ar, cur, M, e, s, r, i * n + j, False, aM, ae, as_, ar, 1 - cur,
+                      bx, by, w)
+            cur = 1 - cur
+        Mo[i] = aM[cur]
+        eo[i] = ae[cur]
+        so[i] = as_[cur]
+        ro[i] = ar[cur]
+    return Mo, eo, so, ro
+
+
+@njit(cache=True)
+def _cmp_mid(Ma, ea, sa, i, Mb, eb, sb, k):
+    """Sign of mid(a_i) - mid(b_k) (exact)."""
+    Da = Ma.shape[1]
+    Db = Mb.shape[1]
+    az = Ma[i, Da - 1] == 0
+    bz = Mb[k, Db - 1] == 0
+    if az and bz:
+        return 0
+    if az:
+        return 1 if sb[k] else -1
+    if bz:
+        return -1 if sa[i] else 1
+    if sa[i] != sb[k]:
+        return -1 if sa[i] else 1
+    sg = -1 if sa[i] else 1
+    ta = ea[i] + 32 * Da
+    tb = eb[k] + 32 * Db
+    if ta != tb:
+        return sg if ta > tb else -sg
+    # same top: compare digit strings from the top (missing digits are 0)
+    for j in range(max(Da, Db)):
+        da = np.int64(Ma[i, Da - 1 - j]) if j < Da else 0
+        db = np.int64(Mb[k, Db - 1 - j]) if j < Db else 0
+        if da != db:
+            return sg if da > db else -sg
+    return 0
+
+
+@njit(cache=True)
+def k_max_rows(M, e, s, r, R, n):
+    """Row maxima: the ball of the largest midpoint with the row's largest radius
+    encloses max over the row of every choice of reals in the balls."""
+    D = M.shape[1]
+    Mo = np.zeros((R, D), np.uint32)
+    eo = np.zeros(R, np.int64)
+    so = np.zeros(R, np.int64)
+    ro = np.zeros(R)
+    for i in range(R):
+        best = i * n
+        rmax = r[best]
+        for j in range(1, n):
+            k = i * n + j
+            if _cmp_mid(M, e, s, k, M, e, s, best) > 0:
+                best = k
+            rmax = max(rmax, r[k]) if r[k] == r[k] else np.inf
+        Mo[i] = M[best]
+        eo[i] = e[best]
+        so[i] = s[best]
+        ro[i] = rmax
+    return Mo, eo, so, ro
+
+
+@njit(cache=True)
+def k_max2(Ma, ea, sa, ra, Mb, eb, sb, rb):
+    """Elementwise max of two equal-digit mp arrays (same enclosure rule)."""
+    n, D = Ma.shape
+    M = np.empty((n, D), np.uint32)
+    e = np.empty(n, np.int64)
+    s = np.empty(n, np.int64)
+    r = np.empty(n)
+    for i in range(n):
+        c = _cmp_mid(Ma, ea, sa, i, Mb, eb, sb, i)
+        if c >= 0:
+            M[i] = Ma[i]
+            e[i] = ea[i]
+            s[i] = sa[i]
+        else:
+            M[i] = Mb[i]
+            e[i] = eb[i]
+            s[i] = sb[i]
+        r[i] = max(ra[i], rb[i]) if (ra[i] == ra[i] and rb[i] == rb[i]) else np.inf
+    return M, e, s, r
+
+
+@njit(cache=True)
+def k_acc_bits(M, e, r):
+    """max over elements of log2(|mid| / r): the bits of a midpoint above its radius
+    (inf when some nonzero midpoint has radius 0)."""
+    n, D = M.shape
+    best = -np.inf
+    for i in range(n):
+        if M[i, D - 1] == 0:
+            continue
+        if r[i] == 0.0:
+            return np.inf
+        if r[i] != r[i] or r[i] == np.inf:
+            continue
+        a = (e[i] + 32 * D) - math.log2(r[i])
+        if a > best:
+            best = a
+    return best
+
+
+@njit(cache=True, inline="always")
+def _get16(M, q, p):
+    """Bits [p, p + 16) of the digits of M[q] (bits below 0 are 0)."""
+    if p <= -16:
+        return 0
+    if p < 0:
+        return (np.int64(M[q, 0]) << (-p)) & 0xFFFF
+    D = M.shape[1]
+    d = p >> 5
+    sh = p & 31
+    v = 0
+    if d < D:
+        v = np.int64(M[q, d]) >> sh
+        if sh > 16 and d + 1 < D:
+            v |= np.int64(M[q, d + 1]) << (32 - sh)
+    return v & 0xFFFF
+
+
+@njit(cache=True)
+def k_rows16(M, e, s, r, B, m, k, frac_bits, L):
+    """Midpoints of (B, m, k) balls as fixed-point integers per row for the exact
+    BLAS products (see ball._ozaki_dot): mid = sign * N * 2^(e_row - frac_bits),
+    N truncated toward 0 and cut into L 16-bit limbs; the truncation goes to the
+    radius. Returns (A (L, B, m, k) float64 signed limbs, e_row (B, m, 1), rad)."""
+    D = M.shape[1]
+    A = np.zeros((L, B, m, k))
+    erow = np.zeros((B, m, 1), np.int64)
+    rad = np.zeros((B, m, k))
+    none = -(1 << 62)
+    for b in range(B):
+        for i in range(m):
+            base = (b * m + i) * k
+            top = none
+            for j in range(k):
+                if M[base + j, D - 1] != 0:
+                    top = max(top, e[base + j] + 32 * D)
+            if top == none:
+                top = 0
+            erow[b, i, 0] = top
+            lsb = top - frac_bits                       # exponent of N's unit
+            for j in range(k):
+                q = base + j
+                rr = r[q]
+                if M[q, D - 1] == 0:
+                    rad[b, i, j] = rr
+                    continue
+                sg = -1.0 if s[q] else 1.0
+                off = e[q] - lsb                        # N = floor(M * 2^off)
+                for t in range(L):
+                    v = _get16(M, q, 16 * t - off)
+                    if v:
+                        A[t, b, i, j] = sg * float(v)
+                cut = -off                              # bits of M below `cut` are dropped
+                trunc = False
+                if cut > 0:
+                    for qq in range(min(cut >> 5, D)):
+                        if M[q, qq] != 0:
+                            trunc = True
+                            break
+                    if not trunc and (cut >> 5) < D and (cut & 31):
+                        if (np.int64(M[q, cut >> 5]) & ((1 << (cut & 31)) - 1)) != 0:
+                            trunc = True
+                if trunc:
+                    rr = _up(rr + (math.ldexp(1.0, lsb) if lsb > -1074 else 5e-324))
+                rad[b, i, j] = rr
+    return A, erow, rad
+
+
+@njit(cache=True)
+def k_from_digits16(dig, top, g, rad, Dout):
+    """Balls from the exact BLAS products' base-2^16 digits (D16 - 1 digits in
+    [0, 2^16) and a signed top digit, times 2^g) with radius rad."""
+    n, D1 = dig.shape
+    M = np.zeros((n, Dout), np.uint32)
+    e = np.zeros(n, np.int64)
+    s = np.zeros(n, np.int64)
+    r = np.zeros(n)
+    W = (16 * (D1 + 4)) // 32 + 2
+    w = np.zeros(W, np.int64)
+    d16 = np.zeros(D1 + 4, np.int64)
+    for i in range(n):
+        neg = top[i] < 0
+        for j in range(D1):
+            d16[j] = dig[i, j]
+        tp = top[i]
+        # top digit may exceed 16 bits: split it into 16-bit digits
+        for j in range(D1, D1 + 4):
+            d16[j] = 0
+        if neg:
+            # magnitude of the two's-complement-like number: -(x) = ~x + 1
+            c = 1
+            for j in range(D1):
+                t = (0xFFFF - d16[j]) + c
+                d16[j] = t & 0xFFFF
+                c = t >> 16
+            tp = -tp - 1 + c
+        j = D1
+        while tp > 0:
+            d16[j] = tp & 0xFFFF
+            tp >>= 16
+            j += 1
+        for q in range(W):
+            w[q] = 0
+        for j in range(D1 + 4):
+            if d16[j]:
+                w[j >> 1] |= d16[j] << (16 * (j & 1))
+        ee, inexact, zero = _normalize(w, W, g[i], M, i, Dout)
+        e[i] = ee
+        s[i] = 0 if zero else (1 if neg else 0)
+        rr = rad[i]
+        if inexact:
+            rr = rr + (math.ldexp(1.0, ee) if ee > -1074 else 5e-324)
+        r[i] = _up(rr)
+    return M, e, s, r
+
+
+@njit(cache=True)
+def k_trim(M, e, r, Dout):
+    """Keep the top Dout digits (Dout <= D): truncation into the radius."""
+    n, D = M.shape
+    cut = D - Dout
+    Mo = np.ascontiguousarray(M[:, cut:])
+    eo = e + 32 * cut
+    ro = np.empty(n)
+    for i in range(n):
+        inexact = False
+        if M[i, D - 1] != 0:
+            for j in range(cut):
+                if M[i, j] != 0:
+                    inexact = True
+                    break
+        if inexact:
+            ro[i] = _up(r[i] + (math.ldexp(1.0, eo[i]) if eo[i] > -1074 else 5e-324))
+        else:
+            ro[i] = r[i]
+        if M[i, D - 1] == 0:
+            eo[i] = 0
+    return Mo, eo, ro
+
+
+# ---------------------------------------------------------------------------------
+# FLINT/Arb from compiled code (ctypes)
+# ---------------------------------------------------------------------------------
+FN_EXP, FN_TANH, FN_LOG, FN_SQRT, FN_SIN, FN_COS, FN_ERF, FN_INV = range(8)
+_FLINT = None
+_KERNEL = None
+
+
+def _load_flint():
+    """libflint as loaded by python-flint (the same copy, so the same ABI), or None."""
+    global _FLINT
+    if _FLINT is not None:
+        return _FLINT or None
+    _FLINT = False
+    try:
+        import flint
+    except ImportError:
+        return None
+    d = os.path.dirname(flint.__file__)
+    cands = (glob.glob(os.path.join(d, "..", "python_flint.libs", "libflint*"))
+             + glob.glob(os.path.join(d, ".dylibs", "libflint*"))
+             + glob.glob(os.path.join(d, "libflint*")))
+    for p in cands:
+        try:
+            lib = ctypes.CDLL(p)
+            ver = (ctypes.c_char * 16).in_dll(lib, "flint_version").value.decode()
+        except (OSError, ValueError):
+            continue
+        if not ver.startswith("3."):
+            continue     # the arb_t layout used below is FLINT 3's
+        _FLINT = lib
+        return lib
+    return None
+
+
+def _kernel():
+    """The compiled Arb kernel, or None where libflint cannot be reached."""
+    global _KERNEL
+    if _KERNEL is not None:
+        return _KERNEL or None
+    _KERNEL = False
+    lib = _load_flint()
+    if lib is None or numba is None:
+        return None
+    P = ctypes.c_int64       # pointers travel as 64-bit integers (same ABI on x86-64/arm64)
+    if ctypes.sizeof(ctypes.c_void_p) != 8:
+        return None
+
+    def f(name, args, res=None):
+        fn = getattr(lib, name)
+        fn.argtypes = args
+        fn.restype = res
+        return fn
+    try:
+        arb_init = f("arb_init", [P])
+        arb_clear = f("arb_clear", [P])
+        arb_zero = f("arb_zero", [P])
+        arf_set_mpn = f("arf_set_mpn", [P, P, P, ctypes.c_int])
+        arf_mul_2exp_si = f("arf_mul_2exp_si", [P, P, P])
+        mag_set_d = f("mag_set_d", [P, ctypes.c_double])
+        mag_get_d = f("mag_get_d", [P], ctypes.c_double)
+        arf_is_zero = f("arf_is_zero", [P], ctypes.c_int)
+        arb_is_finite = f("arb_is_finite", [P], ctypes.c_int)
+        arf_is_nan = f("arf_is_nan", [P], ctypes.c_int)
+        bound = f("arf_abs_bound_lt_2exp_si", [P], P)
+        fixed = f("arf_get_fmpz_fixed_si", [P, P, P], ctypes.c_int)
+        get_ui = f("fmpz_get_ui_array", [P, P, P])
+        fmpz_sgn = f("fmpz_sgn", [P], ctypes.c_int)
+        fmpz_abs = f("fmpz_abs", [P, P])
+        fmpz_clear = f("fmpz_clear", [P])
+        fmpz_bits = f("fmpz_bits", [P], P)
+        fns = [f(nm, [P, P, P]) for nm in ("arb_exp", "arb_tanh", "arb_log", "arb_sqrt", "arb_sin",
+                                          "arb_cos", "arb_hypgeom_erf", "arb_inv")]
+    except AttributeError:
+        return None
+    f_exp, f_tanh, f_log, f_sqrt, f_sin, f_cos, f_erf, f_inv = fns
+
+    try:
+        mat_init = f("arb_mat_init", [P, P, P])
+        mat_clear = f("arb_mat_clear", [P])
+        mat_mul = f("arb_mat_mul", [P, P, P, P])
+        entry = f("arb_mat_entry_ptr", [P, P, P], P)
+    except AttributeError:
+        return None
+
+    # not cached: ctypes function pointers are baked into the machine code
+    @njit
+    def _set(x, M, i, e, s, r):
+        """arb at address x := the mp ball i (finite radius)."""
+        D = M.shape[1]
+        if M[i, D - 1] == 0:
+            arb_zero(x)
+        else:
+            arf_set_mpn(x, M[i:].ctypes.data, D // 2, s[i])
+            arf_mul_2exp_si(x, x, e[i])
+        mag_set_d(x + 32, r[i])
+
+    @njit
+    def _get(y, Mo, eo, so, ro, bad, i, z):
+        """mp ball i of (Mo, eo, so, ro) := an enclosure of the arb at y (bad[i]
+        where it is not finite)."""
+        Dout = Mo.shape[1]
+        if arb_is_finite(y) == 0 or arf_is_nan(y) != 0:
+            bad[i] = True
+            return
+        rad = mag_get_d(y + 32)
+        if arf_is_zero(y) != 0:
+            ro[i] = rad
+            return
+        et = bound(y)
+        if et > (1 << 40):
+            bad[i] = True                   # beyond mp exponents (Arb may clamp them)
+            return
+        if et < -(1 << 40):
+            ro[i] = _up(rad + 5e-324)       # |mid| < 2^-(2^40): [0 +/- rad + 1 subnormal]
+            return
+        ee = et - 32 * Dout
+        inexact = fixed(z, y, ee)           # rounds toward 0: |error| < 2^ee
+        so[i] = 1 if fmpz_sgn(z) < 0 else 0
+        fmpz_abs(z, z)
+        if fmpz_bits(z) > 32 * Dout:
+            bad[i] = True
+            return
+        get_ui(Mo[i:].ctypes.data, Dout // 2, z)
+        e0 = ee
+        # |mid| >= 2^(et-1): the top bit is at 32 Dout - 1 or one below
+        if Mo[i, Dout - 1] < np.uint32(1 << 31):
+            c = np.uint32(0)
+            for j in range(Dout):
+                v = Mo[i, j]
+                Mo[i, j] = (v << np.uint32(1)) | c
+                c = v >> np.uint32(31)
+            ee -= 1
+        eo[i] = ee
+        if inexact:
+            rad += math.ldexp(1.0, e0) if e0 > -1074 else 5e-324
+        ro[i] = _up(rad)
+
+    @njit
+    def k_arb(M, e, s, r, fn, prec, Dout, tmp):
+        n = M.shape[0]
+        Mo = np.zeros((n, Dout), np.uint32)
+        eo = np.zeros(n, np.int64)
+        so = np.zeros(n, np.int64)
+        ro = np.zeros(n)
+        bad = np.zeros(n, np.bool_)
+        # tmp: two arb_t (48 bytes each) and an fmpz, allocated by the caller: an
+        # array made here is freed by numba after its last use (.ctypes.data)
+        x = tmp.ctypes.data
+        y = x + 48
+        z = x + 96
+        arb_init(x)
+        arb_init(y)
+        for i in range(n):
+            if r[i] != r[i] or r[i] == np.inf:
+                bad[i] = True
+                continue
+            _set(x, M, i, e, s, r)
+            if fn == 0:
+                f_exp(y, x, prec)
+            elif fn == 1:
+                f_tanh(y, x, prec)
+            elif fn == 2:
+                f_log(y, x, prec)
+            elif fn == 3:
+                f_sqrt(y, x, prec)
+            elif fn == 4:
+                f_sin(y, x, prec)
+            elif fn == 5:
+                f_cos(y, x, prec)
+            elif fn == 6:
+                f_erf(y, x, prec)
+            else:
+                f_inv(y, x, prec)
+            _get(y, Mo, eo, so, ro, bad, i, z)
+        arb_clear(x)
+        arb_clear(y)
+        fmpz_clear(z)
+        return Mo, eo, so, ro, bad
+
+    @njit
+    def k_mat(Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, k, n, prec, Dout, tmp):
+        """(B, m, k) @ (B, k, n) by Arb's arb_mat_mul, batch by batch."""
+        Mo = np.zeros((B * m * n, Dout), np.uint32)
+        eo = np.zeros(B * m * n, np.int64)
+        so = np.zeros(B * m * n, np.int64)
+        ro = np.zeros(B * m * n)
+        bad = np.zeros(B * m * n, np.bool_)
+        A = tmp.ctypes.data                     # three arb_mat structs (opaque, < 128 bytes) and an fmpz
+        Bm = A + 128
+        C = A + 256
+        z = A + 384
+        for b in range(B):
+            mat_init(A, m, k)
+            mat_init(Bm, k, n)
+            mat_init(C, m, n)
+            for i in range(m):
+                for j in range(k):
+                    _set(entry(A, i, j), Ma, (b * m + i) * k + j, ea, sa, ra)
+            for i in range(k):
+                for j in range(n):
+                    _set(entry(Bm, i, j), Mb, (b * k + i) * n + j, eb, sb, rb)
+            mat_mul(C, A, Bm, prec)
+            for i in range(m):
+                for j in range(n):
+                    _get(entry(C, i, j), Mo, eo, so, ro, bad, (b * m + i) * n + j, z)
+            mat_clear(A)
+            mat_clear(Bm)
+            mat_clear(C)
+        fmpz_clear(z)
+        return Mo, eo, so, ro, bad
+    _KERNEL = (k_arb, k_mat)
+    return _KERNEL
+
+
+def arb_apply(v, fn, prec, Dout=None):
+    """Apply Arb function `fn` (FN_*) to an mp array at `prec` bits. Returns
+    (result mp array, bad mask) where bad marks results Arb could not bound
+    (inf/nan: outside the function's domain or an unbounded input), or None when
+    libflint is not reachable from compiled code."""
+    k = _kernel()
+    if k is None:
+        return None
+    M, e, s, r = fields(v)
+    D = Dout or M.shape[1]
+    Mo, eo, so, ro, bad = k[0](M, e, s, r, fn, int(prec), D, np.zeros(16, np.int64))
+    return pack(Mo, eo, so, ro, v.shape), bad.reshape(v.shape)
+
+
+def arb_matmul(a, b, prec, Dout):
+    """Enclosure of a @ b for mp arrays (B, m, k), (B, k, n) of equal digits by
+    Arb's arb_mat_mul; None where libflint is not reachable or a ball is unbounded."""
+    k = _kernel()
+    if k is None or not (np.isfinite(a["r"]).all() and np.isfinite(b["r"]).all()):
+        return None
+    B, m, kk = a.shape
+    n = b.shape[2]
+    Ma, ea, sa, ra = fields(a)
+    Mb, eb, sb, rb = fields(b)
+    Mo, eo, so, ro, bad = k[1](Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, kk, n, int(prec), Dout,
+                               np.zeros(64, np.int64))
+    if bad.any():
+        return None
+    return pack(Mo, eo, so, ro, (B, m, n))
+
+
+# ---------------------------------------------------------------------------------
+# exact conversions to and from python-flint objects (the general, slower path)
+# ---------------------------------------------------------------------------------
+def to_arb(v):
+    """Object array of flint.arb balls equal to the mp balls of v (exact)."""
+    from flint import arb, arf
+    M, e, s, r = fields(v)
+    D = M.shape[1]
+    raw = M.astype("<u4").tobytes()
+    nb = 4 * D
+    out = np.empty(M.shape[0], dtype=object)
+    el, sl, rl = e.tolist(), s.tolist(), r.tolist()
+    fb = int.from_bytes
+    whole = arb(0, math.inf)
+    for i in range(M.shape[0]):
+        if not rl[i] < math.inf:
+            out[i] = whole
+            continue
+        N = fb(raw[i * nb:(i + 1) * nb], "little")
+        out[i] = arb(arf((-N if sl[i] else N, el[i])), rl[i])
+    return out.reshape(v.shape)
+
+
+def from_arb(o, D):
+    """mp balls of D digits enclosing the flint.arb balls of object array o
+    (midpoints truncated to D digits, the truncation added to the radius)."""
+    flat = np.asarray(o, dtype=object).reshape(-1)
+    n = flat.size
+    buf = bytearray(4 * D * n)
+    e = np.zeros(n, np.int64)
+    s = np.zeros(n, np.int64)
+    r = np.zeros(n)
+    nb = 4 * D
+    width = 32 * D
+    for i, a in enumerate(flat.tolist()):
+        mid = a.mid()
+        if mid.is_nan() or not a.is_finite():
+            r[i] = math.inf
+            continue
+        try:
+            rad = float(a.rad())
+        except OverflowError:
+            rad = math.inf
+        rad = math.nextafter(rad, math.inf) if rad else 0.0    # float() may round down
+        man, ex = (int(t) for t in mid.man_exp())
+        if man == 0:
+            r[i] = rad
+            continue
+        N = -man if man < 0 else man
+        topx = ex + N.bit_length()
+        if topx > _EXP_MAX:      # beyond the int64 exponents: no bounded mp ball
+            r[i] = math.inf
+            continue
+        if topx < -_EXP_MAX:     # |x| < 2^-(2^40): [0 +/- the smallest subnormal] encloses it
+            r[i] = max(rad, 5e-324)
+            continue
+        sh = width - N.bit_length()
+        if sh >= 0:
+            N <<= sh
+        else:
+            if N & ((1 << -sh) - 1):
+                unit = math.ldexp(1.0, ex - sh) if ex - sh > -1074 else 5e-324
+                rad = math.nextafter(rad + unit, math.inf) * _SLACK
+            N >>= -sh
+        buf[i * nb:(i + 1) * nb] = N.to_bytes(nb, "little")
+        e[i] = ex - sh
+        s[i] = 1 if man < 0 else 0
+        r[i] = rad
+    M = np.frombuffer(bytes(buf), dtype="<u4").reshape(n, D)
+    return pack(M, e, s, r, np.shape(o))
+
+
+def from_f64(x, D):
+    x = np.asarray(x, dtype=np.float64)
+    M, e, s, r = k_from_f64(np.ascontiguousarray(x.reshape(-1)), D)
+    return pack(M, e, s, r, x.shape)
+
+
+def to_f64(v, double=False):
+    """(m, r) or (m, m2, r) float64 views of mp balls (see k_to_f64)."""
+    M, e, s, r = fields(v)
+    m, m2, rr = k_to_f64(M, e, s, r, double)
+    sh = v.shape
+    return (m.reshape(sh), m2.reshape(sh), rr.reshape(sh)) if double else (m.reshape(sh), rr.reshape(sh))
+
+
+def widen(v, D):
+    """The same balls with D >= digits_of(v) digits (exact: zero digits below)."""
+    D0 = digits_of(v)
+    if D0 == D:
+        return v
+    if D0 > D:
+        M, e, s, r = fields(v)
+        Mo, eo, ro = k_trim(M, e, r, D)
+        return pack(Mo, eo, s, ro, v.shape)
+    out = np.zeros(v.shape, dtype=mp_dtype(D))
+    out["m"][..., D - D0:] = v["m"]
+    nz = v["m"][..., D0 - 1] != 0
+    out["e"] = np.where(nz, v["e"] - 32 * (D - D0), 0)
+    out["s"] = v["s"]
+    out["r"] = v["r"]
+    return out
+
+
+def binary(kernel, a, b, *extra):
+    """Run an elementwise two-operand kernel over broadcast mp arrays a, b."""
+    a, b = np.broadcast_arrays(a, b)
+    shape = a.shape
+    Ma, ea, sa, ra = fields(a)
+    Mb, eb, sb, rb = fields(b)
+    M, e, s, r = kernel(Ma, ea, sa, ra, Mb, eb, sb, rb, *extra)
+    return pack(M, e, s, r, shape)
