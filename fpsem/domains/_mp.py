@@ -36,7 +36,7 @@ import numpy as np
 
 try:
     import numba
-    from numba import njit
+    from numba import njit, prange
 except ImportError:  # pragma: no cover - numba is a declared dependency
     numba = None
 
@@ -69,27 +69,50 @@ def digits_for(prec):
     return 2 * max(1, -(-int(prec) // 64))
 
 
+def _views(f):
+    """(M (n, D) uint32, e, s, r) views into a C-contiguous 1-d mp array: the
+    record is D digits, then e, s, r as 64-bit words (D even keeps them aligned)."""
+    D = digits_of(f)
+    n = f.shape[0]
+    W = D // 2 + 3
+    U = f.view(np.uint32).reshape(n, 2 * W)
+    I = f.view(np.int64).reshape(n, W)
+    F = f.view(np.float64).reshape(n, W)
+    return U[:, :D], I[:, D // 2], I[:, D // 2 + 1], F[:, D // 2 + 2]
+
+
 def fields(v):
-    """Contiguous flat (M (n, D) uint32, e, s, r) of an mp array."""
-    f = v.reshape(-1)
-    D = digits_of(v)
-    return (np.ascontiguousarray(f["m"]).reshape(-1, D), np.ascontiguousarray(f["e"]),
-            np.ascontiguousarray(f["s"]), np.ascontiguousarray(f["r"]))
+    """(M, e, s, r) of an mp array, flat: views (a copy only when v is not
+    C-contiguous, e.g. broadcast or transposed)."""
+    return _views(np.ascontiguousarray(v).reshape(-1))
+
+
+def alloc(shape, D):
+    """A zeroed mp array of `shape` and its flat field views (kernel outputs)."""
+    out = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype=mp_dtype(D))
+    return out.reshape(shape), _views(out)
 
 
 def pack(M, e, s, r, shape):
     D = M.shape[1]
-    out = np.empty(M.shape[0], dtype=mp_dtype(D))
-    out["m"] = M
-    out["e"] = e
-    out["s"] = s
-    out["r"] = r
-    return out.reshape(shape)
+    out, (Mo, eo, so, ro) = alloc(shape, D)
+    Mo[...] = M
+    eo[...] = e
+    so[...] = s
+    ro[...] = r
+    return out
 
 
 # ---------------------------------------------------------------------------------
-# compiled kernels
+# compiled kernels (elementwise ones in chunks over numba's threads: every element
+# is computed alone, so results do not depend on the thread count)
 # ---------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _nch(n):
+    """Chunks for a parallel loop over n items (enough to balance, few for small n)."""
+    return max(1, min(64, n // 256))
+
+
 @njit(cache=True, inline="always")
 def _up(v):
     """Upper bound of a float64 radius computed with <= 8 nearest roundings of
@@ -156,43 +179,42 @@ def _normalize(w, W, ew, M, i, Dout):
     return ew - shift, inexact, False
 
 
-@njit(cache=True)
-def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, Dout):
+@njit(cache=True, parallel=True)
+def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r):
+    """a * b into the zeroed outputs (M, e, s, r)."""
     n = Ma.shape[0]
     Da = Ma.shape[1]
     Db = Mb.shape[1]
-    M = np.zeros((n, Dout), np.uint32)
-    e = np.zeros(n, np.int64)
-    s = np.zeros(n, np.int64)
-    r = np.zeros(n)
+    Dout = M.shape[1]
     W = Da + Db
-    w = np.zeros(W, np.uint64)
-    for i in range(n):
-        az = Ma[i, Da - 1] == 0
-        bz = Mb[i, Db - 1] == 0
-        A = _up_abs(Ma, i, ea[i])
-        B = _up_abs(Mb, i, eb[i])
-        rad = A * rb[i] + B * ra[i] + ra[i] * rb[i]
-        if az or bz:
+    nch = _nch(n)
+    for c in prange(nch):
+        w = np.zeros(W, np.uint64)
+        for i in range(c * n // nch, (c + 1) * n // nch):
+            az = Ma[i, Da - 1] == 0
+            bz = Mb[i, Db - 1] == 0
+            A = _up_abs(Ma, i, ea[i])
+            B = _up_abs(Mb, i, eb[i])
+            rad = A * rb[i] + B * ra[i] + ra[i] * rb[i]
+            if az or bz:
+                r[i] = _up(rad)
+                continue
+            for j in range(W):
+                w[j] = 0
+            for ia in range(Da):
+                x = np.uint64(Ma[i, ia])
+                carry = np.uint64(0)
+                for ib in range(Db):
+                    t = x * np.uint64(Mb[i, ib]) + w[ia + ib] + carry
+                    w[ia + ib] = t & np.uint64(_U32)
+                    carry = t >> np.uint64(32)
+                w[ia + Db] = carry
+            ee, inexact, _ = _normalize(w, W, ea[i] + eb[i], M, i, Dout)
+            e[i] = ee
+            s[i] = sa[i] ^ sb[i]
+            if inexact:
+                rad += math.ldexp(1.0, ee) if ee > -1074 else 5e-324
             r[i] = _up(rad)
-            continue
-        for j in range(W):
-            w[j] = 0
-        for ia in range(Da):
-            x = np.uint64(Ma[i, ia])
-            carry = np.uint64(0)
-            for ib in range(Db):
-                t = x * np.uint64(Mb[i, ib]) + w[ia + ib] + carry
-                w[ia + ib] = t & np.uint64(_U32)
-                carry = t >> np.uint64(32)
-            w[ia + Db] = carry
-        ee, inexact, _ = _normalize(w, W, ea[i] + eb[i], M, i, Dout)
-        e[i] = ee
-        s[i] = sa[i] ^ sb[i]
-        if inexact:
-            rad += math.ldexp(1.0, ee) if ee > -1074 else 5e-324
-        r[i] = _up(rad)
-    return M, e, s, r
 
 
 @njit(cache=True)
@@ -300,31 +322,25 @@ def _add_into(Ma, ea, sa, ra, ia, Mb, eb, sb, rb, ib, negb, M, e, s, r, io, bx, 
     r[io] = _up(rad)
 
 
-@njit(cache=True)
-def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, Dout, negb):
-    """a + b (negb=False) or a - b (negb=True), elementwise."""
+@njit(cache=True, parallel=True)
+def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, negb):
+    """a + b (negb=False) or a - b (negb=True), elementwise, into (M, e, s, r)."""
     n = Ma.shape[0]
-    M = np.zeros((n, Dout), np.uint32)
-    e = np.zeros(n, np.int64)
-    s = np.zeros(n, np.int64)
-    r = np.zeros(n)
-    Wmax = Ma.shape[1] + Mb.shape[1] + Dout + 8
-    bx = np.zeros(Wmax, np.int64)
-    by = np.zeros(Wmax, np.int64)
-    w = np.zeros(Wmax, np.int64)
-    for i in range(n):
-        _add_into(Ma, ea, sa, ra, i, Mb, eb, sb, rb, i, negb, M, e, s, r, i, bx, by, w)
-    return M, e, s, r
+    Wmax = Ma.shape[1] + Mb.shape[1] + M.shape[1] + 8
+    nch = _nch(n)
+    for c in prange(nch):
+        bx = np.zeros(Wmax, np.int64)
+        by = np.zeros(Wmax, np.int64)
+        w = np.zeros(Wmax, np.int64)
+        for i in range(c * n // nch, (c + 1) * n // nch):
+            _add_into(Ma, ea, sa, ra, i, Mb, eb, sb, rb, i, negb, M, e, s, r, i, bx, by, w)
 
 
 @njit(cache=True)
-def k_from_f64(x, D):
-    """Exact balls (radius 0) of float64 values (finite)."""
+def k_from_f64(x, M, e, s, r):
+    """Exact balls (radius 0) of float64 values (finite), into zeroed outputs."""
     n = x.shape[0]
-    M = np.zeros((n, D), np.uint32)
-    e = np.zeros(n, np.int64)
-    s = np.zeros(n, np.int64)
-    r = np.zeros(n)
+    D = M.shape[1]
     for i in range(n):
         v = x[i]
         if v == 0.0:
@@ -338,7 +354,6 @@ def k_from_f64(x, D):
             M[i, D - 2] = np.uint32(q & np.uint64(_U32))
         e[i] = ex - 32 * D
         s[i] = 1 if v < 0 else 0
-    return M, e, s, r
 
 
 @njit(cache=True)
@@ -366,7 +381,7 @@ def _bits53(M, i, p):
     return (a << np.uint64(lshift)) & np.uint64((1 << 53) - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def k_to_f64(M, e, s, r, double):
     """(m, m2, rr): float64 midpoints (double-double when `double`: m + m2) and
     radii rr with every real of the ball in [m + m2 - rr, m + m2 + rr]."""
@@ -375,63 +390,63 @@ def k_to_f64(M, e, s, r, double):
     m2 = np.zeros(n)
     rr = np.zeros(n)
     parts = 2 if double else 1
-    for i in range(n):
-        if r[i] != r[i] or r[i] == np.inf:
-            rr[i] = np.inf
-            continue
-        if M[i, D - 1] == 0:
-            rr[i] = r[i]
-            continue
-        sg = -1.0 if s[i] else 1.0
-        top = e[i] + 32 * D                    # |value| < 2^top
-        if top > 1024:                         # beyond float64: an unbounded view
-            rr[i] = np.inf
-            continue
-        p1 = 32 * D - 53
-        m[i] = sg * math.ldexp(float(_bits53(M, i, p1)), e[i] + p1)
-        if double:
-            p2 = p1 - 53
-            m2[i] = sg * math.ldexp(float(_bits53(M, i, p2)), e[i] + p2)
-        # the bits left out are below 2^(top - 53 parts); ldexp into the subnormal
-        # range rounds: one subnormal step per part
-        rem = math.ldexp(1.0, top - 53 * parts) if top - 53 * parts > -1074 else 0.0
-        if top - 53 * parts < -1000:
-            rem += 4e-323
-        rr[i] = _up(r[i] + rem)
+    nch = _nch(n)
+    for c in prange(nch):
+        for i in range(c * n // nch, (c + 1) * n // nch):
+            if r[i] != r[i] or r[i] == np.inf:
+                rr[i] = np.inf
+                continue
+            if M[i, D - 1] == 0:
+                rr[i] = r[i]
+                continue
+            sg = -1.0 if s[i] else 1.0
+            top = e[i] + 32 * D                    # |value| < 2^top
+            if top > 1024:                         # beyond float64: an unbounded view
+                rr[i] = np.inf
+                continue
+            p1 = 32 * D - 53
+            m[i] = sg * math.ldexp(float(_bits53(M, i, p1)), e[i] + p1)
+            if double:
+                p2 = p1 - 53
+                m2[i] = sg * math.ldexp(float(_bits53(M, i, p2)), e[i] + p2)
+            # the bits left out are below 2^(top - 53 parts); ldexp into the subnormal
+            # range rounds: one subnormal step per part
+            rem = math.ldexp(1.0, top - 53 * parts) if top - 53 * parts > -1074 else 0.0
+            if top - 53 * parts < -1000:
+                rem += 4e-323
+            rr[i] = _up(r[i] + rem)
     return m, m2, rr
 
 
-@njit(cache=True)
-def k_sum_rows(M, e, s, r, R, n, Dout):
-    """Row sums of an (R, n) array given its flat (R*n) fields."""
-    Mo = np.zeros((R, Dout), np.uint32)
-    eo = np.zeros(R, np.int64)
-    so = np.zeros(R, np.int64)
-    ro = np.zeros(R)
-    aM = np.zeros((2, Dout), np.uint32)
-    ae = np.zeros(2, np.int64)
-    as_ = np.zeros(2, np.int64)
-    ar = np.zeros(2)
+@njit(cache=True, parallel=True)
+def k_sum_rows(M, e, s, r, R, n, Mo, eo, so, ro):
+    """Row sums of an (R, n) array given its flat (R*n) fields, into (Mo, ...)."""
+    Dout = Mo.shape[1]
     Wmax = M.shape[1] + 2 * Dout + 8
-    bx = np.zeros(Wmax, np.int64)
-    by = np.zeros(Wmax, np.int64)
-    w = np.zeros(Wmax, np.int64)
-    for i in range(R):
-        for j in range(Dout):
-            aM[0, j] = 0
-        ae[0] = 0
-        as_[0] = 0
-        ar[0] = 0.0
-        cur = 0
-        for j in range(n):
-            _add_into(aM, ae, as_, ar, cur, M, e, s, r, i * n + j, False, aM, ae, as_, ar, 1 - cur,
-                      bx, by, w)
-            cur = 1 - cur
-        Mo[i] = aM[cur]
-        eo[i] = ae[cur]
-        so[i] = as_[cur]
-        ro[i] = ar[cur]
-    return Mo, eo, so, ro
+    nch = _nch(R)
+    for c in prange(nch):
+        aM = np.zeros((2, Dout), np.uint32)
+        ae = np.zeros(2, np.int64)
+        as_ = np.zeros(2, np.int64)
+        ar = np.zeros(2)
+        bx = np.zeros(Wmax, np.int64)
+        by = np.zeros(Wmax, np.int64)
+        w = np.zeros(Wmax, np.int64)
+        for i in range(c * R // nch, (c + 1) * R // nch):
+            for j in range(Dout):
+                aM[0, j] = 0
+            ae[0] = 0
+            as_[0] = 0
+            ar[0] = 0.0
+            cur = 0
+            for j in range(n):
+                _add_into(aM, ae, as_, ar, cur, M, e, s, r, i * n + j, False, aM, ae, as_, ar, 1 - cur,
+                          bx, by, w)
+                cur = 1 - cur
+            Mo[i] = aM[cur]
+            eo[i] = ae[cur]
+            so[i] = as_[cur]
+            ro[i] = ar[cur]
 
 
 @njit(cache=True)
@@ -464,37 +479,64 @@ def _cmp_mid(Ma, ea, sa, i, Mb, eb, sb, k):
 
 
 @njit(cache=True)
-def k_max_rows(M, e, s, r, R, n):
-    """Row maxima: the ball of the largest midpoint with the row's largest radius
-    encloses max over the row of every choice of reals in the balls."""
+def _reach(M, e, s, r, k, best):
+    """An upper bound of r_k - (m_best - m_k) (m_best >= m_k), or r_k when the
+    float64 views cannot separate them: how far ball k reaches above m_best."""
+    if r[k] != r[k] or r[k] == np.inf:
+        return np.inf
+    if r[k] == 0.0:
+        return 0.0
     D = M.shape[1]
-    Mo = np.zeros((R, D), np.uint32)
-    eo = np.zeros(R, np.int64)
-    so = np.zeros(R, np.int64)
-    ro = np.zeros(R)
-    for i in range(R):
-        best = i * n
-        rmax = r[best]
-        for j in range(1, n):
-            k = i * n + j
-            if _cmp_mid(M, e, s, k, M, e, s, best) > 0:
-                best = k
-            rmax = max(rmax, r[k]) if r[k] == r[k] else np.inf
-        Mo[i] = M[best]
-        eo[i] = e[best]
-        so[i] = s[best]
-        ro[i] = rmax
-    return Mo, eo, so, ro
+    # float64 midpoints truncated to 53 bits: relative error < 2^-52 each
+    fb = _f53(M, e, s, best)
+    fk = _f53(M, e, s, k)
+    gap = (fb - fk) - (abs(fb) + abs(fk)) * 2.0 ** -50    # a lower bound of m_best - m_k
+    if not gap > 0.0:
+        return r[k]
+    return r[k] - gap * (1 - 2.0 ** -50) if r[k] > gap else 0.0
 
 
 @njit(cache=True)
-def k_max2(Ma, ea, sa, ra, Mb, eb, sb, rb):
-    """Elementwise max of two equal-digit mp arrays (same enclosure rule)."""
-    n, D = Ma.shape
-    M = np.empty((n, D), np.uint32)
-    e = np.empty(n, np.int64)
-    s = np.empty(n, np.int64)
-    r = np.empty(n)
+def _f53(M, e, s, i):
+    """The midpoint of ball i truncated to 53 bits, as float64 (0 where it underflows)."""
+    D = M.shape[1]
+    if M[i, D - 1] == 0:
+        return 0.0
+    top = e[i] + 32 * D
+    if top > 1024:
+        return np.inf if s[i] == 0 else -np.inf
+    v = math.ldexp(float(_bits53(M, i, 32 * D - 53)), e[i] + 32 * D - 53)
+    return -v if s[i] else v
+
+
+@njit(cache=True, parallel=True)
+def k_max_rows(M, e, s, r, R, n, Mo, eo, so, ro):
+    """Row maxima: the ball of the largest midpoint m* with radius
+    max(r*, max_j (r_j - (m* - m_j))) encloses the max over the row of every choice
+    of reals in the balls (max(x_j) >= x* >= m* - r*, and x_j <= m_j + r_j)."""
+    nch = _nch(R)
+    for c in prange(nch):
+        for i in range(c * R // nch, (c + 1) * R // nch):
+            best = i * n
+            for j in range(1, n):
+                k = i * n + j
+                if _cmp_mid(M, e, s, k, M, e, s, best) > 0:
+                    best = k
+            Mo[i] = M[best]
+            eo[i] = e[best]
+            so[i] = s[best]
+            rad = r[best]
+            for j in range(n):
+                k = i * n + j
+                if k != best:
+                    rad = max(rad, _reach(M, e, s, r, k, best))
+            ro[i] = rad
+
+
+@njit(cache=True)
+def k_max2(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r):
+    """Elementwise max of two equal-digit mp arrays (the rule of k_max_rows)."""
+    n = Ma.shape[0]
     for i in range(n):
         c = _cmp_mid(Ma, ea, sa, i, Mb, eb, sb, i)
         if c >= 0:
@@ -506,7 +548,6 @@ def k_max2(Ma, ea, sa, ra, Mb, eb, sb, rb):
             e[i] = eb[i]
             s[i] = sb[i]
         r[i] = max(ra[i], rb[i]) if (ra[i] == ra[i] and rb[i] == rb[i]) else np.inf
-    return M, e, s, r
 
 
 @njit(cache=True)
@@ -529,143 +570,205 @@ def k_acc_bits(M, e, r):
 
 
 @njit(cache=True, inline="always")
-def _get16(M, q, p):
-    """Bits [p, p + 16) of the digits of M[q] (bits below 0 are 0)."""
-    if p <= -16:
+def _getbits(M, q, p, width):
+    """Bits [p, p + width) of the digits of M[q] (width <= 32; bits below 0 are 0)."""
+    mask = (1 << width) - 1
+    if p <= -width:
         return 0
     if p < 0:
-        return (np.int64(M[q, 0]) << (-p)) & 0xFFFF
+        return (np.int64(M[q, 0]) << (-p)) & mask
     D = M.shape[1]
     d = p >> 5
     sh = p & 31
     v = 0
     if d < D:
         v = np.int64(M[q, d]) >> sh
-        if sh > 16 and d + 1 < D:
+        if sh + width > 32 and d + 1 < D:
             v |= np.int64(M[q, d + 1]) << (32 - sh)
-    return v & 0xFFFF
+    return v & mask
 
 
-@njit(cache=True)
-def k_rows16(M, e, s, r, B, m, k, frac_bits, L):
+@njit(cache=True, parallel=True)
+def k_rows_limbs(M, e, s, r, B, m, k, frac_bits, L, width):
     """Midpoints of (B, m, k) balls as fixed-point integers per row for the exact
     BLAS products (see ball._ozaki_dot): mid = sign * N * 2^(e_row - frac_bits),
-    N truncated toward 0 and cut into L 16-bit limbs; the truncation goes to the
-    radius. Returns (A (L, B, m, k) float64 signed limbs, e_row (B, m, 1), rad)."""
+    N truncated toward 0 and cut into L limbs of `width` bits; the truncation goes
+    to the radius. Returns (A (L, B, m, k) float64 signed limbs, e_row (B, m, 1), rad)."""
     D = M.shape[1]
     A = np.zeros((L, B, m, k))
     erow = np.zeros((B, m, 1), np.int64)
     rad = np.zeros((B, m, k))
     none = -(1 << 62)
-    for b in range(B):
-        for i in range(m):
-            base = (b * m + i) * k
-            top = none
-            for j in range(k):
-                if M[base + j, D - 1] != 0:
-                    top = max(top, e[base + j] + 32 * D)
-            if top == none:
-                top = 0
-            erow[b, i, 0] = top
-            lsb = top - frac_bits                       # exponent of N's unit
-            for j in range(k):
-                q = base + j
-                rr = r[q]
-                if M[q, D - 1] == 0:
-                    rad[b, i, j] = rr
-                    continue
-                sg = -1.0 if s[q] else 1.0
-                off = e[q] - lsb                        # N = floor(M * 2^off)
-                for t in range(L):
-                    v = _get16(M, q, 16 * t - off)
-                    if v:
-                        A[t, b, i, j] = sg * float(v)
-                cut = -off                              # bits of M below `cut` are dropped
-                trunc = False
-                if cut > 0:
-                    for qq in range(min(cut >> 5, D)):
-                        if M[q, qq] != 0:
-                            trunc = True
-                            break
-                    if not trunc and (cut >> 5) < D and (cut & 31):
-                        if (np.int64(M[q, cut >> 5]) & ((1 << (cut & 31)) - 1)) != 0:
-                            trunc = True
-                if trunc:
-                    rr = _up(rr + (math.ldexp(1.0, lsb) if lsb > -1074 else 5e-324))
+    for bi in prange(B * m):
+        b = bi // m
+        i = bi % m
+        base = (b * m + i) * k
+        top = none
+        for j in range(k):
+            if M[base + j, D - 1] != 0:
+                top = max(top, e[base + j] + 32 * D)
+        if top == none:
+            top = 0
+        erow[b, i, 0] = top
+        lsb = top - frac_bits                       # exponent of N's unit
+        for j in range(k):
+            q = base + j
+            rr = r[q]
+            if M[q, D - 1] == 0:
                 rad[b, i, j] = rr
+                continue
+            sg = -1.0 if s[q] else 1.0
+            off = e[q] - lsb                        # N = floor(M * 2^off)
+            for t in range(L):
+                v = _getbits(M, q, width * t - off, width)
+                if v:
+                    A[t, b, i, j] = sg * float(v)
+            cut = -off                              # bits of M below `cut` are dropped
+            trunc = False
+            if cut > 0:
+                for qq in range(min(cut >> 5, D)):
+                    if M[q, qq] != 0:
+                        trunc = True
+                        break
+                if not trunc and (cut >> 5) < D and (cut & 31):
+                    if (np.int64(M[q, cut >> 5]) & ((1 << (cut & 31)) - 1)) != 0:
+                        trunc = True
+            if trunc:
+                rr = _up(rr + (math.ldexp(1.0, lsb) if lsb > -1074 else 5e-324))
+            rad[b, i, j] = rr
     return A, erow, rad
 
 
 @njit(cache=True)
-def k_from_digits16(dig, top, g, rad, Dout):
+def k_span(w, mant):
+    """Bits that every column of w (B, k, n) spans: exponent of its largest
+    magnitude minus that of its smallest nonzero one, plus the mantissa bits."""
+    B, k, n = w.shape
+    span = 0
+    for b in range(B):
+        for j in range(n):
+            hi = 0.0
+            lo = np.inf
+            for i in range(k):
+                a = abs(w[b, i, j])
+                if a > hi:
+                    hi = a
+                if a > 0.0 and a < lo:
+                    lo = a
+            if hi > 0.0:
+                _, et = math.frexp(hi)
+                _, el = math.frexp(lo)
+                span = max(span, et - el + mant)
+    return span
+
+
+@njit(cache=True, parallel=True)
+def k_split_cols(w, bits, T):
+    """Exact fixed-point slices of a float matrix w (B, k, n) per column:
+    w = sum_t V_t 2^(E - bits (t+1)), V_t integers with |V_t| < 2^bits, E (B, 1, n)
+    the column exponents (|w| < 2^E). Returns (V (T, B, k, n), E, rest) where rest
+    (B, 1, n) bounds |w - sum of the T slices| per column (0 when exact)."""
+    B, k, n = w.shape
+    V = np.zeros((T, B, k, n))
+    E = np.zeros((B, 1, n), np.int64)
+    rest = np.zeros((B, 1, n))
+    scale = 2.0 ** bits
+    for b in range(B):
+        nch = _nch(n)
+        for c in prange(nch):
+            for j in range(c * n // nch, (c + 1) * n // nch):
+                hi = 0.0
+                for i in range(k):
+                    hi = max(hi, abs(w[b, i, j]))
+                if hi == 0.0:
+                    continue
+                _, ex = math.frexp(hi)                  # hi < 2^ex
+                E[b, 0, j] = ex
+                left = False
+                for i in range(k):
+                    x = math.ldexp(w[b, i, j], bits - ex)   # exact (a power of 2), |x| < 2^bits
+                    for t in range(T):
+                        v = math.trunc(x)
+                        V[t, b, i, j] = v
+                        x = (x - v) * scale                 # exact: the fraction, shifted
+                    if x != 0.0:
+                        left = True
+                if left:
+                    rest[b, 0, j] = math.ldexp(1.0, ex - bits * T)
+    return V, E, rest
+
+
+@njit(cache=True, parallel=True)
+def k_from_digits16(dig, top, g, rad, M, e, s, r):
     """Balls from the exact BLAS products' base-2^16 digits (D16 - 1 digits in
-    [0, 2^16) and a signed top digit, times 2^g) with radius rad."""
+    [0, 2^16) and a signed top digit, times 2^g) with radius rad, into (M, e, s, r)."""
     n, D1 = dig.shape
-    M = np.zeros((n, Dout), np.uint32)
-    e = np.zeros(n, np.int64)
-    s = np.zeros(n, np.int64)
-    r = np.zeros(n)
+    Dout = M.shape[1]
     W = (16 * (D1 + 4)) // 32 + 2
-    w = np.zeros(W, np.int64)
-    d16 = np.zeros(D1 + 4, np.int64)
-    for i in range(n):
-        neg = top[i] < 0
-        for j in range(D1):
-            d16[j] = dig[i, j]
-        tp = top[i]
-        # top digit may exceed 16 bits: split it into 16-bit digits
-        for j in range(D1, D1 + 4):
-            d16[j] = 0
-        if neg:
-            # magnitude of the two's-complement-like number: -(x) = ~x + 1
-            c = 1
+    nch = _nch(n)
+    for c in prange(nch):
+        w = np.zeros(W, np.int64)
+        d16 = np.zeros(D1 + 4, np.int64)
+        for i in range(c * n // nch, (c + 1) * n // nch):
+            neg = top[i] < 0
             for j in range(D1):
-                t = (0xFFFF - d16[j]) + c
-                d16[j] = t & 0xFFFF
-                c = t >> 16
-            tp = -tp - 1 + c
-        j = D1
-        while tp > 0:
-            d16[j] = tp & 0xFFFF
-            tp >>= 16
-            j += 1
-        for q in range(W):
-            w[q] = 0
-        for j in range(D1 + 4):
-            if d16[j]:
-                w[j >> 1] |= d16[j] << (16 * (j & 1))
-        ee, inexact, zero = _normalize(w, W, g[i], M, i, Dout)
-        e[i] = ee
-        s[i] = 0 if zero else (1 if neg else 0)
-        rr = rad[i]
-        if inexact:
-            rr = rr + (math.ldexp(1.0, ee) if ee > -1074 else 5e-324)
-        r[i] = _up(rr)
-    return M, e, s, r
+                d16[j] = dig[i, j]
+            tp = top[i]
+            # top digit may exceed 16 bits: split it into 16-bit digits
+            for j in range(D1, D1 + 4):
+                d16[j] = 0
+            if neg:
+                # magnitude of the two's-complement-like number: -(x) = ~x + 1
+                c = 1
+                for j in range(D1):
+                    t = (0xFFFF - d16[j]) + c
+                    d16[j] = t & 0xFFFF
+                    c = t >> 16
+                tp = -tp - 1 + c
+            j = D1
+            while tp > 0:
+                d16[j] = tp & 0xFFFF
+                tp >>= 16
+                j += 1
+            for q in range(W):
+                w[q] = 0
+            for j in range(D1 + 4):
+                if d16[j]:
+                    w[j >> 1] |= d16[j] << (16 * (j & 1))
+            ee, inexact, zero = _normalize(w, W, g[i], M, i, Dout)
+            e[i] = ee
+            s[i] = 0 if zero else (1 if neg else 0)
+            rr = rad[i]
+            if inexact:
+                rr = rr + (math.ldexp(1.0, ee) if ee > -1074 else 5e-324)
+            r[i] = _up(rr)
 
 
-@njit(cache=True)
-def k_trim(M, e, r, Dout):
+@njit(cache=True, parallel=True)
+def k_trim(M, e, s, r, Mo, eo, so, ro):
     """Keep the top Dout digits (Dout <= D): truncation into the radius."""
     n, D = M.shape
+    Dout = Mo.shape[1]
     cut = D - Dout
-    Mo = np.ascontiguousarray(M[:, cut:])
-    eo = e + 32 * cut
-    ro = np.empty(n)
-    for i in range(n):
-        inexact = False
-        if M[i, D - 1] != 0:
-            for j in range(cut):
-                if M[i, j] != 0:
-                    inexact = True
-                    break
-        if inexact:
-            ro[i] = _up(r[i] + (math.ldexp(1.0, eo[i]) if eo[i] > -1074 else 5e-324))
-        else:
-            ro[i] = r[i]
-        if M[i, D - 1] == 0:
-            eo[i] = 0
-    return Mo, eo, ro
+    nch = _nch(n)
+    for c in prange(nch):
+        for i in range(c * n // nch, (c + 1) * n // nch):
+            for j in range(Dout):
+                Mo[i, j] = M[i, cut + j]
+            eo[i] = e[i] + 32 * cut
+            so[i] = s[i]
+            inexact = False
+            if M[i, D - 1] != 0:
+                for j in range(cut):
+                    if M[i, j] != 0:
+                        inexact = True
+                        break
+            if inexact:
+                ro[i] = _up(r[i] + (math.ldexp(1.0, eo[i]) if eo[i] > -1074 else 5e-324))
+            else:
+                ro[i] = r[i]
+            if M[i, D - 1] == 0:
+                eo[i] = 0
 
 
 # ---------------------------------------------------------------------------------
@@ -806,61 +909,53 @@ def _kernel():
             rad += math.ldexp(1.0, e0) if e0 > -1074 else 5e-324
         ro[i] = _up(rad)
 
-    @njit
-    def k_arb(M, e, s, r, fn, prec, Dout, tmp):
+    @njit(parallel=True)
+    def k_arb(M, e, s, r, fn, prec, Mo, eo, so, ro, bad, tmp):
+        # tmp (64, 16): per chunk two arb_t (48 bytes each) and an fmpz, allocated by
+        # the caller: an array made here is freed by numba after its last use
         n = M.shape[0]
-        Mo = np.zeros((n, Dout), np.uint32)
-        eo = np.zeros(n, np.int64)
-        so = np.zeros(n, np.int64)
-        ro = np.zeros(n)
-        bad = np.zeros(n, np.bool_)
-        # tmp: two arb_t (48 bytes each) and an fmpz, allocated by the caller: an
-        # array made here is freed by numba after its last use (.ctypes.data)
-        x = tmp.ctypes.data
-        y = x + 48
-        z = x + 96
-        arb_init(x)
-        arb_init(y)
-        for i in range(n):
-            if r[i] != r[i] or r[i] == np.inf:
-                bad[i] = True
-                continue
-            _set(x, M, i, e, s, r)
-            if fn == 0:
-                f_exp(y, x, prec)
-            elif fn == 1:
-                f_tanh(y, x, prec)
-            elif fn == 2:
-                f_log(y, x, prec)
-            elif fn == 3:
-                f_sqrt(y, x, prec)
-            elif fn == 4:
-                f_sin(y, x, prec)
-            elif fn == 5:
-                f_cos(y, x, prec)
-            elif fn == 6:
-                f_erf(y, x, prec)
-            else:
-                f_inv(y, x, prec)
-            _get(y, Mo, eo, so, ro, bad, i, z)
-        arb_clear(x)
-        arb_clear(y)
-        fmpz_clear(z)
-        return Mo, eo, so, ro, bad
+        nch = min(_nch(n), tmp.shape[0])
+        for c in prange(nch):
+            x = tmp[c].ctypes.data
+            y = x + 48
+            z = x + 96
+            arb_init(x)
+            arb_init(y)
+            for i in range(c * n // nch, (c + 1) * n // nch):
+                if r[i] != r[i] or r[i] == np.inf:
+                    bad[i] = True
+                    continue
+                _set(x, M, i, e, s, r)
+                if fn == 0:
+                    f_exp(y, x, prec)
+                elif fn == 1:
+                    f_tanh(y, x, prec)
+                elif fn == 2:
+                    f_log(y, x, prec)
+                elif fn == 3:
+                    f_sqrt(y, x, prec)
+                elif fn == 4:
+                    f_sin(y, x, prec)
+                elif fn == 5:
+                    f_cos(y, x, prec)
+                elif fn == 6:
+                    f_erf(y, x, prec)
+                else:
+                    f_inv(y, x, prec)
+                _get(y, Mo, eo, so, ro, bad, i, z)
+            arb_clear(x)
+            arb_clear(y)
+            fmpz_clear(z)
 
-    @njit
-    def k_mat(Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, k, n, prec, Dout, tmp):
-        """(B, m, k) @ (B, k, n) by Arb's arb_mat_mul, batch by batch."""
-        Mo = np.zeros((B * m * n, Dout), np.uint32)
-        eo = np.zeros(B * m * n, np.int64)
-        so = np.zeros(B * m * n, np.int64)
-        ro = np.zeros(B * m * n)
-        bad = np.zeros(B * m * n, np.bool_)
-        A = tmp.ctypes.data                     # three arb_mat structs (opaque, < 128 bytes) and an fmpz
-        Bm = A + 128
-        C = A + 256
-        z = A + 384
-        for b in range(B):
+    @njit(parallel=True)
+    def k_mat(Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, k, n, prec, Mo, eo, so, ro, bad, tmp):
+        """(B, m, k) @ (B, k, n) by Arb's arb_mat_mul, batches in parallel; tmp (B, 64):
+        per batch three arb_mat structs (opaque, < 128 bytes each) and an fmpz."""
+        for b in prange(B):
+            A = tmp[b].ctypes.data
+            Bm = A + 128
+            C = A + 256
+            z = A + 384
             mat_init(A, m, k)
             mat_init(Bm, k, n)
             mat_init(C, m, n)
@@ -877,8 +972,7 @@ def _kernel():
             mat_clear(A)
             mat_clear(Bm)
             mat_clear(C)
-        fmpz_clear(z)
-        return Mo, eo, so, ro, bad
+            fmpz_clear(z)
     _KERNEL = (k_arb, k_mat)
     return _KERNEL
 
@@ -892,9 +986,10 @@ def arb_apply(v, fn, prec, Dout=None):
     if k is None:
         return None
     M, e, s, r = fields(v)
-    D = Dout or M.shape[1]
-    Mo, eo, so, ro, bad = k[0](M, e, s, r, fn, int(prec), D, np.zeros(16, np.int64))
-    return pack(Mo, eo, so, ro, v.shape), bad.reshape(v.shape)
+    out, fo = alloc(v.shape, Dout or M.shape[1])
+    bad = np.zeros(v.shape, np.bool_)
+    k[0](M, e, s, r, fn, int(prec), *fo, bad.reshape(-1), np.zeros((64, 16), np.int64))
+    return out, bad
 
 
 def arb_matmul(a, b, prec, Dout):
@@ -907,11 +1002,12 @@ def arb_matmul(a, b, prec, Dout):
     n = b.shape[2]
     Ma, ea, sa, ra = fields(a)
     Mb, eb, sb, rb = fields(b)
-    Mo, eo, so, ro, bad = k[1](Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, kk, n, int(prec), Dout,
-                               np.zeros(64, np.int64))
+    out, fo = alloc((B, m, n), Dout)
+    bad = np.zeros(B * m * n, np.bool_)
+    k[1](Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, kk, n, int(prec), *fo, bad, np.zeros((B, 64), np.int64))
     if bad.any():
         return None
-    return pack(Mo, eo, so, ro, (B, m, n))
+    return out
 
 
 # ---------------------------------------------------------------------------------
@@ -988,8 +1084,9 @@ def from_arb(o, D):
 
 def from_f64(x, D):
     x = np.asarray(x, dtype=np.float64)
-    M, e, s, r = k_from_f64(np.ascontiguousarray(x.reshape(-1)), D)
-    return pack(M, e, s, r, x.shape)
+    out, fo = alloc(x.shape, D)
+    k_from_f64(np.ascontiguousarray(x.reshape(-1)), *fo)
+    return out
 
 
 def to_f64(v, double=False):
@@ -1006,9 +1103,9 @@ def widen(v, D):
     if D0 == D:
         return v
     if D0 > D:
-        M, e, s, r = fields(v)
-        Mo, eo, ro = k_trim(M, e, r, D)
-        return pack(Mo, eo, s, ro, v.shape)
+        out, fo = alloc(v.shape, D)
+        k_trim(*fields(v), *fo)
+        return out
     out = np.zeros(v.shape, dtype=mp_dtype(D))
     out["m"][..., D - D0:] = v["m"]
     nz = v["m"][..., D0 - 1] != 0
@@ -1018,11 +1115,11 @@ def widen(v, D):
     return out
 
 
-def binary(kernel, a, b, *extra):
-    """Run an elementwise two-operand kernel over broadcast mp arrays a, b."""
-    a, b = np.broadcast_arrays(a, b)
-    shape = a.shape
-    Ma, ea, sa, ra = fields(a)
-    Mb, eb, sb, rb = fields(b)
-    M, e, s, r = kernel(Ma, ea, sa, ra, Mb, eb, sb, rb, *extra)
-    return pack(M, e, s, r, shape)
+def binary(kernel, a, b, D, *extra):
+    """Run an elementwise two-operand kernel over broadcast mp arrays a, b into
+    a new mp array of D digits."""
+    if a.shape != b.shape:
+        a, b = np.broadcast_arrays(a, b)
+    out, fo = alloc(a.shape, D)
+    kernel(*fields(a), *fields(b), *fo, *extra)
+    return out

@@ -492,7 +492,7 @@ class BallDomain(Domain):
         D = self._dout(x, y)
         a, b = np.broadcast_arrays(self._m(x, D), self._m(y, D))
         a, b = _mp.widen(a, D), _mp.widen(b, D)
-        return Ball(_mp.binary(lambda *f: _mp.k_max2(*f), a, b))
+        return Ball(_mp.binary(_mp.k_max2, a, b, D))
 
     def _impl_sqrt(self, x):
         return self._fn(_mp.FN_SQRT, x, self._sqrt_general)
@@ -639,8 +639,9 @@ class BallDomain(Domain):
             return Ball(np.max(rows.v, axis=1))
         v = self._m(rows)
         R, n = v.shape
-        M, e, s, r = _mp.fields(v)
-        return Ball(_mp.pack(*_mp.k_max_rows(M, e, s, r, R, n), (R,)))
+        out, fo = _mp.alloc((R,), _mp.digits_of(v))
+        _mp.k_max_rows(*_mp.fields(v), R, n, *fo)
+        return Ball(out)
 
     def _impl_sum(self, rows, order):
         rows = self._v(rows)
@@ -648,8 +649,9 @@ class BallDomain(Domain):
         if n == 0:
             return Ball(np.zeros(R))
         D = self._dout(rows)
-        M, e, s, r = _mp.fields(self._m(rows))
-        return Ball(_taper(_mp.pack(*_mp.k_sum_rows(M, e, s, r, R, n, D), (R,))))
+        out, fo = _mp.alloc((R,), D)
+        _mp.k_sum_rows(*_mp.fields(self._m(rows)), R, n, *fo)
+        return Ball(_taper(out))
 
     def _impl_dot(self, a, b, order):
         a, b = self._v(a), self._v(b)
@@ -730,35 +732,6 @@ def _arbmat_dot(a, b):
     return out
 
 
-_CHUNK = 16       # bits per slice of the ball operand's fixed-point midpoints
-
-
-def _split_point(w, bits, max_slices=64):
-    """Exact fixed-point slices of a float matrix w (B, k, n) per column:
-    w = sum_t V_t * 2**(E - bits*(t+1)), V_t integer-valued float64 with
-    |V_t| < 2**bits, E (B, 1, n) the column exponents (|w| < 2**E).
-    At most `max_slices` slices (the product never uses deeper ones).
-    Returns (slices, E, rest_bound) where rest_bound bounds |w - sum of the
-    returned slices| per column (0 when the slices are exact)."""
-    w = np.asarray(w, dtype=np.float64)
-    amax = np.max(np.abs(w), axis=1, keepdims=True)
-    _, E = np.frexp(amax)                      # amax < 2**E
-    E = np.where(amax == 0, 0, E)
-    scaled = np.ldexp(w, bits - E)              # |scaled| < 2**bits, exact (power of 2)
-    slices = []
-    for _ in range(max_slices):
-        v = np.trunc(scaled)
-        slices.append(v)
-        scaled -= v                             # exact: the fraction part
-        if not scaled.any():
-            break
-        scaled *= 2.0 ** bits                   # exact: a power of 2 (no overflow: |.| < 2**bits)
-    # |what is left| < 2**(E - bits * T) in every column that has a nonzero rest
-    rest = np.ldexp(np.ones_like(amax), E - bits * len(slices))
-    rest = np.where(np.any(scaled != 0, axis=1, keepdims=True), rest, 0.0)
-    return slices, E, rest
-
-
 def _taper(v, guard=40):
     """Drop midpoint digits that lie more than `guard` bits below every ball's
     radius (their truncation, < 2^-guard of the radius, goes into the radius):
@@ -790,10 +763,11 @@ def _ozaki_dot(a, w, prec):
     "Error-free transformations of matrix multiplication", Numer. Algorithms 2012).
 
     a's midpoints become integers N (frac_bits = prec + 32 bits below each row's
-    top bit) cut into 16-bit slices A_j; w becomes per-column fixed-point slices
-    V_t of `bits` bits with 16 + bits + log2(k) <= 53, so every product A_j @ V_t
+    top bit) cut into `chunk`-bit slices A_j; w becomes per-column fixed-point slices
+    V_t of `bits` bits with chunk + bits + log2(k) <= 53, so every product A_j @ V_t
     is a sum of integers below 2**53: exact in float64 in any order, so BLAS may
-    run it. Slice pairs more than frac_bits + 8 bits below the top pair are not
+    run it. chunk and bits split the 53 - log2(k) bits so that the number of
+    products, ceil(frac_bits / chunk) * T with T * bits >= w's column span, is least. Slice pairs more than frac_bits + 8 bits below the top pair are not
     computed; their sum is bounded and added to the radius, as are a's radii
     (through |w|) and the truncation of a's midpoints. The exact slice products
     are summed exactly in base-2**16 integer digits."""
@@ -811,15 +785,11 @@ def _ozaki_dot(a, w, prec):
         acc = np.where((rowrad > 0) & (top > low), top - np.log2(np.where(rowrad > 0, rowrad, 1.0)), np.inf)
     acc_max = float(np.max(acc)) if acc.size else math.inf
     frac_bits = int(min(prec + 32, max(64.0, acc_max + 40)))
-    L = (frac_bits + _CHUNK - 1) // _CHUNK
-    A4, e_row, rad_a = _mp.k_rows16(M, e, s, r, B, m, k, frac_bits, L)
-    bits = int(53 - _CHUNK - math.ceil(math.log2(max(k, 2))))
-    if bits < 4:
-        raise FpsemError(f"dot[ball]: inner dimension {k} too large for exact float64 slices")
     depth = frac_bits + 8
-    T = min(depth // bits + 1,                 # slices of w deeper than `depth` are never used
-            _slices_needed(w, bits))
-    maxsh = _CHUNK * (L - 1) + bits * (T - 1)
+    chunk, bits, T = _slice_plan(w, k, frac_bits, depth)
+    L = (frac_bits + chunk - 1) // chunk
+    A4, e_row, rad_a = _mp.k_rows_limbs(M, e, s, r, B, m, k, frac_bits, L, chunk)
+    maxsh = chunk * (L - 1) + bits * (T - 1)
     D = (maxsh + 53) // 16 + 4
     A = list(A4)
     Dout = _mp.digits_for(frac_bits)
@@ -828,65 +798,70 @@ def _ozaki_dot(a, w, prec):
     nc = max(1, min(n, (1 << 25) // max(1, D * B * m), (1 << 26) // max(1, T * B * k)))
     for c0 in range(0, n, nc):
         wc = np.asarray(w[:, :, c0:c0 + nc], dtype=np.float64)
-        digits, gexp, rad = _ozaki_cols(A, e_row, rad_a, frac_bits, wc, bits, T, D)
+        digits, gexp, rad = _ozaki_cols(A, e_row, rad_a, frac_bits, wc, chunk, bits, T, D)
         c = wc.shape[2]
         dig = np.ascontiguousarray(np.moveaxis(digits[:D - 1], 0, -1)).reshape(-1, D - 1)
-        res = _mp.k_from_digits16(dig, np.ascontiguousarray(digits[D - 1]).reshape(-1),
-                                  np.ascontiguousarray(np.broadcast_to(gexp, (B, m, c))).reshape(-1),
-                                  np.ascontiguousarray(rad).reshape(-1), Dout)
-        out[:, :, c0:c0 + c] = _mp.pack(*res, (B, m, c))
+        blk, fo = _mp.alloc((B, m, c), Dout)
+        _mp.k_from_digits16(dig, np.ascontiguousarray(digits[D - 1]).reshape(-1),
+                            np.ascontiguousarray(np.broadcast_to(gexp, (B, m, c))).reshape(-1),
+                            np.ascontiguousarray(rad).reshape(-1), *fo)
+        out[:, :, c0:c0 + c] = blk
     return out
 
 
-def _slices_needed(w, bits):
-    """How many `bits`-bit slices represent every column of w exactly: the
-    deepest bit of an element sits (column exponent - element exponent +
-    mantissa bits) below its column's top."""
+def _slice_plan(w, k, frac_bits, depth):
+    """(chunk, bits, T): a's limbs of `chunk` bits, T slices of `bits` bits of w,
+    chunk + bits + ceil(log2 k) <= 53, T * bits covering w's column span (or the
+    depth the product is computed to), with the fewest BLAS products."""
+    budget = 53 - math.ceil(math.log2(max(k, 2)))
     mant = 24 if w.dtype == np.float32 else (11 if w.dtype == np.float16 else 53)
-    aw = np.abs(w)
-    with np.errstate(divide="ignore"):
-        top = np.max(aw, axis=1)
-        low = np.min(np.where(aw > 0, aw, np.inf), axis=1)
-    ok = np.isfinite(low) & (top > 0)
-    if not ok.any():
-        return 1
-    _, et = np.frexp(top[ok])
-    _, el = np.frexp(low[ok])
-    span = int(np.max(et - el)) + mant
-    return max(1, -(-span // bits))
+    span = _mp.k_span(np.ascontiguousarray(w), mant) if w.size else 1
+    span = max(1, min(span, depth))
+    best = None
+    for T in range(1, 9):
+        bits = -(-span // T)
+        chunk = min(31, budget - bits)
+        if chunk < 8 or bits < 1:
+            continue
+        cost = -(-frac_bits // chunk) * T
+        if best is None or cost < best[0]:
+            best = (cost, chunk, bits, T)
+    if best is None:
+        raise FpsemError(f"dot[ball]: inner dimension {k} too large for exact float64 slices")
+    return best[1:]
 
 
-def _ozaki_cols(A, e_row, rad_a, frac_bits, w, bits, T, D):
+def _ozaki_cols(A, e_row, rad_a, frac_bits, w, chunk, bits, T, D):
     """`_ozaki_dot` for one block of columns of w (see there)."""
     B, m, k = rad_a.shape
     n = w.shape[2]
     L = len(A)
     depth = frac_bits + 8
-    V, E, wrest = _split_point(w, bits, T)
-    # value = sum_{j,t} (A_j @ V_t) * 2**(e_row - frac_bits + 16 j) * 2**(E - bits (t+1))
-    #       = 2**g * sum_{j,t} P_jt * 2**(16 j + bits (T-1-t)),  g = e_row - frac_bits + E - bits T
+    V, E, wrest = _mp.k_split_cols(np.ascontiguousarray(w, dtype=np.float64), bits, T)
+    # value = sum_{j,t} (A_j @ V_t) * 2**(e_row - frac_bits + chunk j) * 2**(E - bits (t+1))
+    #       = 2**g * sum_{j,t} P_jt * 2**(chunk j + bits (T-1-t)),  g = e_row - frac_bits + E - bits T
     digits = np.zeros((D, B, m, n), dtype=np.int64)
     dropped = np.zeros((B, m, n))
     for t, Vt in enumerate(V):
         jmin = None
         for j in range(L - 1, -1, -1):
-            rel = _CHUNK * (L - 1 - j) + bits * t
+            rel = chunk * (L - 1 - j) + bits * t
             if rel > depth:
                 jmin = j + 1          # limbs j' < jmin are dropped for this slice
                 break
             if not A[j].any():
                 continue
             P = np.matmul(A[j], Vt).astype(np.int64)   # exact integers, |P| < 2**53
-            sh = _CHUNK * j + bits * (T - 1 - t)
+            sh = chunk * j + bits * (T - 1 - t)
             d, r = divmod(sh, 16)
             lo = (P & 0xFFFFFFFF) << r                  # < 2**47
             hi = (P >> 32) << r                         # signed, |.| < 2**37
             digits[d] += lo
             digits[d + 2] += hi
         if jmin:
-            # sum_{j < jmin} |A_j| 2**(16 j) < 2**(16 jmin): bound through the column sums
+            # sum_{j < jmin} |A_j| 2**(chunk j) < 2**(chunk jmin): bound through the column sums
             colsum = _gemm_up(np.ones((B, 1, k)), np.abs(Vt))          # (B, 1, n)
-            rowscale = np.ldexp(np.ones((B, m, 1)), (e_row - frac_bits + _CHUNK * jmin).astype(np.int64))
+            rowscale = np.ldexp(np.ones((B, m, 1)), (e_row - frac_bits + chunk * jmin).astype(np.int64))
             colscale = np.ldexp(np.ones((B, 1, n)), (E - bits * (t + 1)).astype(np.int64))
             dropped = np.nextafter(dropped + np.nextafter(rowscale * colsum * colscale, np.inf), np.inf)
     # carry propagation: digits[0..D-2] in [0, 2**16), the top one signed
