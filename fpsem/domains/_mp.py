@@ -180,9 +180,10 @@ def _normalize(w, W, ew, M, i, Dout):
 
 
 @njit(cache=True, parallel=True)
-def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r):
-    """a * b into the zeroed outputs (M, e, s, r)."""
-    n = Ma.shape[0]
+def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb):
+    """a * b into the zeroed outputs (M, e, s, r); xa, xb map output elements to
+    operand elements (broadcasting; empty: the identity)."""
+    n = M.shape[0]
     Da = Ma.shape[1]
     Db = Mb.shape[1]
     Dout = M.shape[1]
@@ -191,27 +192,29 @@ def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r):
     for c in prange(nch):
         w = np.zeros(W, np.uint64)
         for i in range(c * n // nch, (c + 1) * n // nch):
-            az = Ma[i, Da - 1] == 0
-            bz = Mb[i, Db - 1] == 0
-            A = _up_abs(Ma, i, ea[i])
-            B = _up_abs(Mb, i, eb[i])
-            rad = A * rb[i] + B * ra[i] + ra[i] * rb[i]
+            p = xa[i] if xa.shape[0] else i
+            q = xb[i] if xb.shape[0] else i
+            az = Ma[p, Da - 1] == 0
+            bz = Mb[q, Db - 1] == 0
+            A = _up_abs(Ma, p, ea[p])
+            B = _up_abs(Mb, q, eb[q])
+            rad = A * rb[q] + B * ra[p] + ra[p] * rb[q]
             if az or bz:
                 r[i] = _up(rad)
                 continue
             for j in range(W):
                 w[j] = 0
             for ia in range(Da):
-                x = np.uint64(Ma[i, ia])
+                x = np.uint64(Ma[p, ia])
                 carry = np.uint64(0)
                 for ib in range(Db):
-                    t = x * np.uint64(Mb[i, ib]) + w[ia + ib] + carry
+                    t = x * np.uint64(Mb[q, ib]) + w[ia + ib] + carry
                     w[ia + ib] = t & np.uint64(_U32)
                     carry = t >> np.uint64(32)
                 w[ia + Db] = carry
-            ee, inexact, _ = _normalize(w, W, ea[i] + eb[i], M, i, Dout)
+            ee, inexact, _ = _normalize(w, W, ea[p] + eb[q], M, i, Dout)
             e[i] = ee
-            s[i] = sa[i] ^ sb[i]
+            s[i] = sa[p] ^ sb[q]
             if inexact:
                 rad += math.ldexp(1.0, ee) if ee > -1074 else 5e-324
             r[i] = _up(rad)
@@ -323,9 +326,10 @@ def _add_into(Ma, ea, sa, ra, ia, Mb, eb, sb, rb, ib, negb, M, e, s, r, io, bx, 
 
 
 @njit(cache=True, parallel=True)
-def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, negb):
-    """a + b (negb=False) or a - b (negb=True), elementwise, into (M, e, s, r)."""
-    n = Ma.shape[0]
+def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb, negb):
+    """a + b (negb=False) or a - b (negb=True), elementwise, into (M, e, s, r)
+    (xa, xb as in k_mul)."""
+    n = M.shape[0]
     Wmax = Ma.shape[1] + Mb.shape[1] + M.shape[1] + 8
     nch = _nch(n)
     for c in prange(nch):
@@ -333,7 +337,9 @@ def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, negb):
         by = np.zeros(Wmax, np.int64)
         w = np.zeros(Wmax, np.int64)
         for i in range(c * n // nch, (c + 1) * n // nch):
-            _add_into(Ma, ea, sa, ra, i, Mb, eb, sb, rb, i, negb, M, e, s, r, i, bx, by, w)
+            p = xa[i] if xa.shape[0] else i
+            q = xb[i] if xb.shape[0] else i
+            _add_into(Ma, ea, sa, ra, p, Mb, eb, sb, rb, q, negb, M, e, s, r, i, bx, by, w)
 
 
 @njit(cache=True)
@@ -534,20 +540,22 @@ def k_max_rows(M, e, s, r, R, n, Mo, eo, so, ro):
 
 
 @njit(cache=True)
-def k_max2(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r):
+def k_max2(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb):
     """Elementwise max of two equal-digit mp arrays (the rule of k_max_rows)."""
-    n = Ma.shape[0]
+    n = M.shape[0]
     for i in range(n):
-        c = _cmp_mid(Ma, ea, sa, i, Mb, eb, sb, i)
+        p = xa[i] if xa.shape[0] else i
+        q = xb[i] if xb.shape[0] else i
+        c = _cmp_mid(Ma, ea, sa, p, Mb, eb, sb, q)
         if c >= 0:
-            M[i] = Ma[i]
-            e[i] = ea[i]
-            s[i] = sa[i]
+            M[i] = Ma[p]
+            e[i] = ea[p]
+            s[i] = sa[p]
         else:
-            M[i] = Mb[i]
-            e[i] = eb[i]
-            s[i] = sb[i]
-        r[i] = max(ra[i], rb[i]) if (ra[i] == ra[i] and rb[i] == rb[i]) else np.inf
+            M[i] = Mb[q]
+            e[i] = eb[q]
+            s[i] = sb[q]
+        r[i] = max(ra[p], rb[q]) if (ra[p] == ra[p] and rb[q] == rb[q]) else np.inf
 
 
 @njit(cache=True)
@@ -645,19 +653,22 @@ def k_span(w, mant):
     magnitude minus that of its smallest nonzero one, plus the mantissa bits."""
     B, k, n = w.shape
     span = 0
+    hi = np.zeros(n)
+    lo = np.empty(n)
     for b in range(B):
-        for j in range(n):
-            hi = 0.0
-            lo = np.inf
-            for i in range(k):
+        hi[:] = 0.0
+        lo[:] = np.inf
+        for i in range(k):                     # row-major: contiguous in j
+            for j in range(n):
                 a = abs(w[b, i, j])
-                if a > hi:
-                    hi = a
-                if a > 0.0 and a < lo:
-                    lo = a
-            if hi > 0.0:
-                _, et = math.frexp(hi)
-                _, el = math.frexp(lo)
+                if a > hi[j]:
+                    hi[j] = a
+                if a > 0.0 and a < lo[j]:
+                    lo[j] = a
+        for j in range(n):
+            if hi[j] > 0.0:
+                _, et = math.frexp(hi[j])
+                _, el = math.frexp(lo[j])
                 span = max(span, et - el + mant)
     return span
 
@@ -674,35 +685,48 @@ def k_split_cols(w, bits, T):
     rest = np.zeros((B, 1, n))
     scale = 2.0 ** bits
     for b in range(B):
-        nch = _nch(n)
-        for c in prange(nch):
-            for j in range(c * n // nch, (c + 1) * n // nch):
-                hi = 0.0
-                for i in range(k):
-                    hi = max(hi, abs(w[b, i, j]))
-                if hi == 0.0:
+        hi = np.zeros(n)
+        for i in range(k):
+            for j in range(n):
+                hi[j] = max(hi[j], abs(w[b, i, j]))
+        for j in range(n):
+            if hi[j] > 0.0:
+                E[b, 0, j] = math.frexp(hi[j])[1]      # hi < 2^E
+        sc = np.zeros(n)
+        for j in range(n):
+            if hi[j] > 0.0:
+                sc[j] = math.ldexp(1.0, bits - E[b, 0, j])
+        left = np.zeros((k, n), np.bool_)
+        for i in prange(k):
+            for j in range(n):
+                x = w[b, i, j] * sc[j]      # a power of 2: exact unless it underflows
+                if x == 0.0:
+                    if w[b, i, j] != 0.0:
+                        left[i, j] = True   # underflowed: far below 2^(E - bits T), into rest
                     continue
-                _, ex = math.frexp(hi)                  # hi < 2^ex
-                E[b, 0, j] = ex
-                left = False
-                for i in range(k):
-                    x = math.ldexp(w[b, i, j], bits - ex)   # exact (a power of 2), |x| < 2^bits
-                    for t in range(T):
-                        v = math.trunc(x)
-                        V[t, b, i, j] = v
-                        x = (x - v) * scale                 # exact: the fraction, shifted
-                    if x != 0.0:
-                        left = True
-                if left:
-                    rest[b, 0, j] = math.ldexp(1.0, ex - bits * T)
+                if abs(x) < 2.0 ** -900:
+                    left[i, j] = True       # may have rounded: the rest bound covers it
+                for t in range(T):
+                    v = math.trunc(x)
+                    V[t, b, i, j] = v
+                    x = (x - v) * scale      # exact: the fraction, shifted
+                if x != 0.0:
+                    left[i, j] = True
+        for j in range(n):
+            for i in range(k):
+                if left[i, j]:
+                    rest[b, 0, j] = math.ldexp(1.0, E[b, 0, j] - bits * T)
+                    break
     return V, E, rest
 
 
 @njit(cache=True, parallel=True)
-def k_from_digits16(dig, top, g, rad, M, e, s, r):
-    """Balls from the exact BLAS products' base-2^16 digits (D16 - 1 digits in
-    [0, 2^16) and a signed top digit, times 2^g) with radius rad, into (M, e, s, r)."""
-    n, D1 = dig.shape
+def k_from_digits16(dig, g, rad, M, e, s, r):
+    """Balls from the exact BLAS products' base-2^16 digits dig (D16, n): D16 - 1
+    digits in [0, 2^16) and a signed top digit, times 2^g, with radius rad, into
+    (M, e, s, r)."""
+    D1 = dig.shape[0] - 1
+    n = dig.shape[1]
     Dout = M.shape[1]
     W = (16 * (D1 + 4)) // 32 + 2
     nch = _nch(n)
@@ -710,21 +734,21 @@ def k_from_digits16(dig, top, g, rad, M, e, s, r):
         w = np.zeros(W, np.int64)
         d16 = np.zeros(D1 + 4, np.int64)
         for i in range(c * n // nch, (c + 1) * n // nch):
-            neg = top[i] < 0
+            neg = dig[D1, i] < 0
             for j in range(D1):
-                d16[j] = dig[i, j]
-            tp = top[i]
+                d16[j] = dig[j, i]
+            tp = dig[D1, i]
             # top digit may exceed 16 bits: split it into 16-bit digits
             for j in range(D1, D1 + 4):
                 d16[j] = 0
             if neg:
                 # magnitude of the two's-complement-like number: -(x) = ~x + 1
-                c = 1
+                cy = 1
                 for j in range(D1):
-                    t = (0xFFFF - d16[j]) + c
+                    t = (0xFFFF - d16[j]) + cy
                     d16[j] = t & 0xFFFF
-                    c = t >> 16
-                tp = -tp - 1 + c
+                    cy = t >> 16
+                tp = -tp - 1 + cy
             j = D1
             while tp > 0:
                 d16[j] = tp & 0xFFFF
@@ -742,6 +766,32 @@ def k_from_digits16(dig, top, g, rad, M, e, s, r):
             if inexact:
                 rr = rr + (math.ldexp(1.0, ee) if ee > -1074 else 5e-324)
             r[i] = _up(rr)
+
+
+@njit(cache=True, parallel=True)
+def k_acc_digits(P, dig, d, r):
+    """dig[d] += (P mod 2^32) << r and dig[d + 2] += (P div 2^32) << r, for exact
+    integer-valued float64 P (|P| < 2^53): one pass instead of numpy's seven."""
+    n = P.shape[0]
+    nch = _nch(n)
+    for c in prange(nch):
+        for i in range(c * n // nch, (c + 1) * n // nch):
+            p = np.int64(P[i])
+            dig[d, i] += (p & 0xFFFFFFFF) << r
+            dig[d + 2, i] += (p >> 32) << r
+
+
+@njit(cache=True, parallel=True)
+def k_carry16(dig):
+    """Carry propagation: dig[0 .. D-2] into [0, 2^16), the top digit signed."""
+    D, n = dig.shape
+    nch = _nch(n)
+    for c in prange(nch):
+        for i in range(c * n // nch, (c + 1) * n // nch):
+            for d in range(D - 1):
+                cy = dig[d, i] >> 16
+                dig[d, i] -= cy << 16
+                dig[d + 1, i] += cy
 
 
 @njit(cache=True, parallel=True)
@@ -1118,8 +1168,19 @@ def widen(v, D):
 def binary(kernel, a, b, D, *extra):
     """Run an elementwise two-operand kernel over broadcast mp arrays a, b into
     a new mp array of D digits."""
-    if a.shape != b.shape:
-        a, b = np.broadcast_arrays(a, b)
-    out, fo = alloc(a.shape, D)
-    kernel(*fields(a), *fields(b), *fo, *extra)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    out, fo = alloc(shape, D)
+    kernel(*fields(a), *fields(b), *fo, _index(a, shape), _index(b, shape), *extra)
     return out
+
+
+_NOIDX = np.zeros(0, np.int64)
+
+
+def _index(x, shape):
+    """Flat indices of x's elements for each element of its broadcast to `shape`
+    (empty where x has that shape: the identity). Broadcasting by index keeps a
+    small operand small instead of copying it out to the full shape."""
+    if x.shape == tuple(shape):
+        return _NOIDX
+    return np.broadcast_to(np.arange(x.size, dtype=np.int64).reshape(x.shape), shape).reshape(-1)
