@@ -826,7 +826,6 @@ def k_trim(M, e, s, r, Mo, eo, so, ro):
 # ---------------------------------------------------------------------------------
 FN_EXP, FN_TANH, FN_LOG, FN_SQRT, FN_SIN, FN_COS, FN_ERF, FN_INV = range(8)
 _FLINT = None
-_KERNEL = None
 
 
 def _load_flint():
@@ -856,81 +855,127 @@ def _load_flint():
     return None
 
 
-def _kernel():
-    """The compiled Arb kernel, or None where libflint cannot be reached."""
-    global _KERNEL
-    if _KERNEL is not None:
-        return _KERNEL or None
-    _KERNEL = False
+# Function pointers are called through small intrinsics with the address as a
+# runtime argument, so the kernels below hold no process-specific address and numba
+# can cache them (calling ctypes objects bakes the address in: no cache, ~2 s of
+# compilation in every process).
+if numba is not None:
+    from llvmlite import ir as _ir
+    from numba.core import types as _nt
+    from numba.extending import intrinsic
+
+    _I64 = _ir.IntType(64)
+    _I32 = _ir.IntType(32)
+    _F64 = _ir.DoubleType()
+    _LL = {"l": _I64, "i": _I32, "d": _F64, "v": _ir.VoidType()}
+    _NT = {"l": _nt.int64, "i": _nt.int64, "d": _nt.float64, "v": _nt.void}
+
+    def _cfunc(spec):
+        """An intrinsic calling the C function at address fp: spec 'r:abc' gives the
+        return and argument kinds (l: 64-bit integer or pointer, i: C int, d: double,
+        v: void). C ints come back sign-extended to int64."""
+        ret, args = spec.split(":")
+
+        def typer(typingctx, fp, *xs):
+            if len(xs) != len(args):
+                return None
+            sig = _NT[ret](fp, *xs)
+
+            def codegen(context, builder, signature, llargs):
+                fnty = _ir.FunctionType(_LL[ret], [_LL[k] for k in args])
+                f = builder.inttoptr(context.cast(builder, llargs[0], signature.args[0], _nt.int64),
+                                     fnty.as_pointer())
+                vals = []
+                for k, v, t in zip(args, llargs[1:], signature.args[1:]):
+                    if k == "d":
+                        vals.append(context.cast(builder, v, t, _nt.float64))
+                    else:
+                        v64 = context.cast(builder, v, t, _nt.int64)
+                        vals.append(builder.trunc(v64, _I32) if k == "i" else v64)
+                res = builder.call(f, vals)
+                if ret == "v":
+                    return context.get_dummy_value()
+                return builder.sext(res, _I64) if ret == "i" else res
+            return sig, codegen
+        return intrinsic(prefer_literal=False)(_varargs(typer, len(args)))
+
+    def _varargs(typer, n):
+        # intrinsic needs a fixed signature: (typingctx, fp, x0, ..., x{n-1})
+        names = ", ".join(f"x{i}" for i in range(n))
+        ns = {"typer": typer}
+        exec(f"def t(typingctx, fp{', ' if n else ''}{names}):\n"
+             f"    return typer(typingctx, fp{', ' if n else ''}{names})", ns)
+        return ns["t"]
+
+    _c_v1 = _cfunc("v:l")
+    _c_v2 = _cfunc("v:ll")
+    _c_v3 = _cfunc("v:lll")
+    _c_v4 = _cfunc("v:llll")
+    _c_vmpn = _cfunc("v:llli")
+    _c_vd = _cfunc("v:ld")
+    _c_d1 = _cfunc("d:l")
+    _c_i1 = _cfunc("i:l")
+    _c_i3 = _cfunc("i:lll")
+    _c_l1 = _cfunc("l:l")
+    _c_l3 = _cfunc("l:lll")
+
+# indices into the function-address table passed to the kernels
+(_F_INIT, _F_CLEAR, _F_ZERO, _F_SET_MPN, _F_MUL2EXP, _F_MAG_SET_D, _F_MAG_GET_D, _F_IS_ZERO,
+ _F_IS_FINITE, _F_IS_NAN, _F_BOUND, _F_FIXED, _F_GET_UI, _F_SGN, _F_ABS, _F_FMPZ_CLEAR, _F_BITS,
+ _F_MAT_INIT, _F_MAT_CLEAR, _F_MAT_MUL, _F_ENTRY) = range(21)
+_F_FN0 = 21          # then exp, tanh, log, sqrt, sin, cos, erf, inv (FN_* order)
+_SYMBOLS = ("arb_init", "arb_clear", "arb_zero", "arf_set_mpn", "arf_mul_2exp_si", "mag_set_d",
+            "mag_get_d", "arf_is_zero", "arb_is_finite", "arf_is_nan", "arf_abs_bound_lt_2exp_si",
+            "arf_get_fmpz_fixed_si", "fmpz_get_ui_array", "fmpz_sgn", "fmpz_abs", "fmpz_clear",
+            "fmpz_bits", "arb_mat_init", "arb_mat_clear", "arb_mat_mul", "arb_mat_entry_ptr",
+            "arb_exp", "arb_tanh", "arb_log", "arb_sqrt", "arb_sin", "arb_cos", "arb_hypgeom_erf",
+            "arb_inv")
+_FPTRS = None
+
+
+def _fptrs():
+    """The int64 table of libflint function addresses, or None where libflint
+    cannot be reached (then python-flint objects do the work)."""
+    global _FPTRS
+    if _FPTRS is not None:
+        return _FPTRS if _FPTRS.size else None
+    _FPTRS = np.zeros(0, np.int64)
     lib = _load_flint()
-    if lib is None or numba is None:
+    if lib is None or numba is None or ctypes.sizeof(ctypes.c_void_p) != 8:
         return None
-    P = ctypes.c_int64       # pointers travel as 64-bit integers (same ABI on x86-64/arm64)
-    if ctypes.sizeof(ctypes.c_void_p) != 8:
-        return None
-
-    def f(name, args, res=None):
-        fn = getattr(lib, name)
-        fn.argtypes = args
-        fn.restype = res
-        return fn
     try:
-        arb_init = f("arb_init", [P])
-        arb_clear = f("arb_clear", [P])
-        arb_zero = f("arb_zero", [P])
-        arf_set_mpn = f("arf_set_mpn", [P, P, P, ctypes.c_int])
-        arf_mul_2exp_si = f("arf_mul_2exp_si", [P, P, P])
-        mag_set_d = f("mag_set_d", [P, ctypes.c_double])
-        mag_get_d = f("mag_get_d", [P], ctypes.c_double)
-        arf_is_zero = f("arf_is_zero", [P], ctypes.c_int)
-        arb_is_finite = f("arb_is_finite", [P], ctypes.c_int)
-        arf_is_nan = f("arf_is_nan", [P], ctypes.c_int)
-        bound = f("arf_abs_bound_lt_2exp_si", [P], P)
-        fixed = f("arf_get_fmpz_fixed_si", [P, P, P], ctypes.c_int)
-        get_ui = f("fmpz_get_ui_array", [P, P, P])
-        fmpz_sgn = f("fmpz_sgn", [P], ctypes.c_int)
-        fmpz_abs = f("fmpz_abs", [P, P])
-        fmpz_clear = f("fmpz_clear", [P])
-        fmpz_bits = f("fmpz_bits", [P], P)
-        fns = [f(nm, [P, P, P]) for nm in ("arb_exp", "arb_tanh", "arb_log", "arb_sqrt", "arb_sin",
-                                          "arb_cos", "arb_hypgeom_erf", "arb_inv")]
+        addrs = [ctypes.cast(getattr(lib, nm), ctypes.c_void_p).value for nm in _SYMBOLS]
     except AttributeError:
         return None
-    f_exp, f_tanh, f_log, f_sqrt, f_sin, f_cos, f_erf, f_inv = fns
+    _FPTRS = np.array(addrs, dtype=np.int64)
+    return _FPTRS
 
-    try:
-        mat_init = f("arb_mat_init", [P, P, P])
-        mat_clear = f("arb_mat_clear", [P])
-        mat_mul = f("arb_mat_mul", [P, P, P, P])
-        entry = f("arb_mat_entry_ptr", [P, P, P], P)
-    except AttributeError:
-        return None
 
-    # not cached: ctypes function pointers are baked into the machine code
-    @njit
-    def _set(x, M, i, e, s, r):
+if numba is not None:
+    @njit(cache=True)
+    def _set(fp, x, M, i, e, s, r):
         """arb at address x := the mp ball i (finite radius)."""
         D = M.shape[1]
         if M[i, D - 1] == 0:
-            arb_zero(x)
+            _c_v1(fp[_F_ZERO], x)
         else:
-            arf_set_mpn(x, M[i:].ctypes.data, D // 2, s[i])
-            arf_mul_2exp_si(x, x, e[i])
-        mag_set_d(x + 32, r[i])
+            _c_vmpn(fp[_F_SET_MPN], x, M[i:].ctypes.data, D // 2, s[i])
+            _c_v3(fp[_F_MUL2EXP], x, x, e[i])
+        _c_vd(fp[_F_MAG_SET_D], x + 32, r[i])
 
-    @njit
-    def _get(y, Mo, eo, so, ro, bad, i, z):
+    @njit(cache=True)
+    def _get(fp, y, Mo, eo, so, ro, bad, i, z):
         """mp ball i of (Mo, eo, so, ro) := an enclosure of the arb at y (bad[i]
-        where it is not finite)."""
+        where it is not finite or out of the mp exponent range)."""
         Dout = Mo.shape[1]
-        if arb_is_finite(y) == 0 or arf_is_nan(y) != 0:
+        if _c_i1(fp[_F_IS_FINITE], y) == 0 or _c_i1(fp[_F_IS_NAN], y) != 0:
             bad[i] = True
             return
-        rad = mag_get_d(y + 32)
-        if arf_is_zero(y) != 0:
+        rad = _c_d1(fp[_F_MAG_GET_D], y + 32)       # an upper bound of the radius
+        if _c_i1(fp[_F_IS_ZERO], y) != 0:
             ro[i] = rad
             return
-        et = bound(y)
+        et = _c_l1(fp[_F_BOUND], y)                 # |mid| < 2^et, the least such
         if et > (1 << 40):
             bad[i] = True                   # beyond mp exponents (Arb may clamp them)
             return
@@ -938,13 +983,13 @@ def _kernel():
             ro[i] = _up(rad + 5e-324)       # |mid| < 2^-(2^40): [0 +/- rad + 1 subnormal]
             return
         ee = et - 32 * Dout
-        inexact = fixed(z, y, ee)           # rounds toward 0: |error| < 2^ee
-        so[i] = 1 if fmpz_sgn(z) < 0 else 0
-        fmpz_abs(z, z)
-        if fmpz_bits(z) > 32 * Dout:
+        inexact = _c_i3(fp[_F_FIXED], z, y, ee)    # rounds toward 0: |error| < 2^ee
+        so[i] = 1 if _c_i1(fp[_F_SGN], z) < 0 else 0
+        _c_v2(fp[_F_ABS], z, z)
+        if _c_l1(fp[_F_BITS], z) > 32 * Dout:
             bad[i] = True
             return
-        get_ui(Mo[i:].ctypes.data, Dout // 2, z)
+        _c_v3(fp[_F_GET_UI], Mo[i:].ctypes.data, Dout // 2, z)
         e0 = ee
         # |mid| >= 2^(et-1): the top bit is at 32 Dout - 1 or one below
         if Mo[i, Dout - 1] < np.uint32(1 << 31):
@@ -959,46 +1004,33 @@ def _kernel():
             rad += math.ldexp(1.0, e0) if e0 > -1074 else 5e-324
         ro[i] = _up(rad)
 
-    @njit(parallel=True)
-    def k_arb(M, e, s, r, fn, prec, Mo, eo, so, ro, bad, tmp):
-        # tmp (64, 16): per chunk two arb_t (48 bytes each) and an fmpz, allocated by
-        # the caller: an array made here is freed by numba after its last use
+    @njit(cache=True, parallel=True)
+    def k_arb(fp, M, e, s, r, fn, prec, Mo, eo, so, ro, bad, tmp):
+        """Arb's function fn (FN_*) at prec bits of every ball, into (Mo, ...);
+        tmp (64, 16): per chunk two arb_t (48 bytes each) and an fmpz, allocated by
+        the caller (an array made here is freed by numba after its last use)."""
         n = M.shape[0]
         nch = min(_nch(n), tmp.shape[0])
+        f = fp[_F_FN0 + fn]
         for c in prange(nch):
             x = tmp[c].ctypes.data
             y = x + 48
             z = x + 96
-            arb_init(x)
-            arb_init(y)
+            _c_v1(fp[_F_INIT], x)
+            _c_v1(fp[_F_INIT], y)
             for i in range(c * n // nch, (c + 1) * n // nch):
                 if r[i] != r[i] or r[i] == np.inf:
                     bad[i] = True
                     continue
-                _set(x, M, i, e, s, r)
-                if fn == 0:
-                    f_exp(y, x, prec)
-                elif fn == 1:
-                    f_tanh(y, x, prec)
-                elif fn == 2:
-                    f_log(y, x, prec)
-                elif fn == 3:
-                    f_sqrt(y, x, prec)
-                elif fn == 4:
-                    f_sin(y, x, prec)
-                elif fn == 5:
-                    f_cos(y, x, prec)
-                elif fn == 6:
-                    f_erf(y, x, prec)
-                else:
-                    f_inv(y, x, prec)
-                _get(y, Mo, eo, so, ro, bad, i, z)
-            arb_clear(x)
-            arb_clear(y)
-            fmpz_clear(z)
+                _set(fp, x, M, i, e, s, r)
+                _c_v3(f, y, x, prec)
+                _get(fp, y, Mo, eo, so, ro, bad, i, z)
+            _c_v1(fp[_F_CLEAR], x)
+            _c_v1(fp[_F_CLEAR], y)
+            _c_v1(fp[_F_FMPZ_CLEAR], z)
 
-    @njit(parallel=True)
-    def k_mat(Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, k, n, prec, Mo, eo, so, ro, bad, tmp):
+    @njit(cache=True, parallel=True)
+    def k_mat(fp, Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, k, n, prec, Mo, eo, so, ro, bad, tmp):
         """(B, m, k) @ (B, k, n) by Arb's arb_mat_mul, batches in parallel; tmp (B, 64):
         per batch three arb_mat structs (opaque, < 128 bytes each) and an fmpz."""
         for b in prange(B):
@@ -1006,25 +1038,23 @@ def _kernel():
             Bm = A + 128
             C = A + 256
             z = A + 384
-            mat_init(A, m, k)
-            mat_init(Bm, k, n)
-            mat_init(C, m, n)
+            _c_v3(fp[_F_MAT_INIT], A, m, k)
+            _c_v3(fp[_F_MAT_INIT], Bm, k, n)
+            _c_v3(fp[_F_MAT_INIT], C, m, n)
             for i in range(m):
                 for j in range(k):
-                    _set(entry(A, i, j), Ma, (b * m + i) * k + j, ea, sa, ra)
+                    _set(fp, _c_l3(fp[_F_ENTRY], A, i, j), Ma, (b * m + i) * k + j, ea, sa, ra)
             for i in range(k):
                 for j in range(n):
-                    _set(entry(Bm, i, j), Mb, (b * k + i) * n + j, eb, sb, rb)
-            mat_mul(C, A, Bm, prec)
+                    _set(fp, _c_l3(fp[_F_ENTRY], Bm, i, j), Mb, (b * k + i) * n + j, eb, sb, rb)
+            _c_v4(fp[_F_MAT_MUL], C, A, Bm, prec)
             for i in range(m):
                 for j in range(n):
-                    _get(entry(C, i, j), Mo, eo, so, ro, bad, (b * m + i) * n + j, z)
-            mat_clear(A)
-            mat_clear(Bm)
-            mat_clear(C)
-            fmpz_clear(z)
-    _KERNEL = (k_arb, k_mat)
-    return _KERNEL
+                    _get(fp, _c_l3(fp[_F_ENTRY], C, i, j), Mo, eo, so, ro, bad, (b * m + i) * n + j, z)
+            _c_v1(fp[_F_MAT_CLEAR], A)
+            _c_v1(fp[_F_MAT_CLEAR], Bm)
+            _c_v1(fp[_F_MAT_CLEAR], C)
+            _c_v1(fp[_F_FMPZ_CLEAR], z)
 
 
 def arb_apply(v, fn, prec, Dout=None):
@@ -1032,21 +1062,21 @@ def arb_apply(v, fn, prec, Dout=None):
     (result mp array, bad mask) where bad marks results Arb could not bound
     (inf/nan: outside the function's domain or an unbounded input), or None when
     libflint is not reachable from compiled code."""
-    k = _kernel()
-    if k is None:
+    fp = _fptrs()
+    if fp is None:
         return None
     M, e, s, r = fields(v)
     out, fo = alloc(v.shape, Dout or M.shape[1])
     bad = np.zeros(v.shape, np.bool_)
-    k[0](M, e, s, r, fn, int(prec), *fo, bad.reshape(-1), np.zeros((64, 16), np.int64))
+    k_arb(fp, M, e, s, r, fn, int(prec), *fo, bad.reshape(-1), np.zeros((64, 16), np.int64))
     return out, bad
 
 
 def arb_matmul(a, b, prec, Dout):
     """Enclosure of a @ b for mp arrays (B, m, k), (B, k, n) of equal digits by
     Arb's arb_mat_mul; None where libflint is not reachable or a ball is unbounded."""
-    k = _kernel()
-    if k is None or not (np.isfinite(a["r"]).all() and np.isfinite(b["r"]).all()):
+    fp = _fptrs()
+    if fp is None or not (np.isfinite(a["r"]).all() and np.isfinite(b["r"]).all()):
         return None
     B, m, kk = a.shape
     n = b.shape[2]
@@ -1054,7 +1084,7 @@ def arb_matmul(a, b, prec, Dout):
     Mb, eb, sb, rb = fields(b)
     out, fo = alloc((B, m, n), Dout)
     bad = np.zeros(B * m * n, np.bool_)
-    k[1](Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, kk, n, int(prec), *fo, bad, np.zeros((B, 64), np.int64))
+    k_mat(fp, Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, kk, n, int(prec), *fo, bad, np.zeros((B, 64), np.int64))
     if bad.any():
         return None
     return out
