@@ -492,14 +492,14 @@ def _reach(M, e, s, r, k, best):
         return np.inf
     if r[k] == 0.0:
         return 0.0
-    D = M.shape[1]
     # float64 midpoints truncated to 53 bits: relative error < 2^-52 each
     fb = _f53(M, e, s, best)
     fk = _f53(M, e, s, k)
     gap = (fb - fk) - (abs(fb) + abs(fk)) * 2.0 ** -50    # a lower bound of m_best - m_k
     if not gap > 0.0:
         return r[k]
-    return r[k] - gap * (1 - 2.0 ** -50) if r[k] > gap else 0.0
+    v = r[k] - gap * (1 - 2.0 ** -50)
+    return _up(v) if v > 0.0 else 0.0       # _up: the subtraction's rounding
 
 
 @njit(cache=True)

@@ -56,7 +56,7 @@ from ._tri import Tri
 
 try:  # python-flint is a declared dependency; the import is guarded so that
     import flint  # `fpsem domains` can say why the domain is unavailable.
-    from flint import arb, arb_mat, arf, fmpq
+    from flint import arb, arb_mat, fmpq
 except ImportError:  # pragma: no cover - exercised only without python-flint
     flint = None
 
