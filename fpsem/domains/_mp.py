@@ -787,8 +787,10 @@ def k_carry16(dig):
     D, n = dig.shape
     nch = _nch(n)
     for c in prange(nch):
-        for i in range(c * n // nch, (c + 1) * n // nch):
-            for d in range(D - 1):
+        lo = c * n // nch
+        hi = (c + 1) * n // nch
+        for d in range(D - 1):          # digit-major: contiguous rows of dig
+            for i in range(lo, hi):
                 cy = dig[d, i] >> 16
                 dig[d, i] -= cy << 16
                 dig[d + 1, i] += cy

@@ -525,8 +525,7 @@ class BallDomain(Domain):
         xv = self._v(x)
         D = self._dout(xv)
         v = self._m(xv, D)
-        M, e, s, r = _mp.fields(v)
-        acc = _mp.k_acc_bits(M, e, r) if M.shape[0] else math.inf
+        acc = _acc(v)
         prec = self.prec if not math.isfinite(acc) else int(min(self.prec, max(64, acc + 40)))
         res = _mp.arb_apply(v, code, prec, D)
         if res is None or res[1].any():
@@ -665,7 +664,11 @@ class BallDomain(Domain):
             t = _ozaki_dot(np.swapaxes(self._m(b), 1, 2), np.swapaxes(a.v, 1, 2), self.prec)
             return Ball(_taper(np.ascontiguousarray(np.swapaxes(t, 1, 2))))
         D = self._dout(a, b)
-        out = _mp.arb_matmul(self._m(a, D), self._m(b, D), self.prec, D)
+        ma, mb = self._m(a, D), self._m(b, D)
+        # Arb's working precision: the operands' bits above their radii (+ 40)
+        acc = max(_acc(ma), _acc(mb))
+        prec = self.prec if not math.isfinite(acc) else int(min(self.prec, max(64, acc + 40)))
+        out = _mp.arb_matmul(ma, mb, prec, D)
         if out is not None:
             return Ball(_taper(out))
         with self._wp():
@@ -730,6 +733,14 @@ def _arbmat_dot(a, b):
         C = A * Bm
         out[i] = np.array(C.entries(), dtype=object).reshape(m, n)
     return out
+
+
+def _acc(v):
+    """Bits of the most accurate ball's midpoint above its radius (inf: an exact one)."""
+    if v.size == 0:
+        return -math.inf
+    M, e, s, r = _mp.fields(v)
+    return _mp.k_acc_bits(M, e, r)
 
 
 def _taper(v, guard=40):
