@@ -655,16 +655,26 @@ def k_span(w, mant):
     span = 0
     hi = np.zeros(n)
     lo = np.empty(n)
+    colmajor = w.strides[1] < w.strides[2]     # a transposed matrix: walk columns
     for b in range(B):
         hi[:] = 0.0
         lo[:] = np.inf
-        for i in range(k):                     # row-major: contiguous in j
+        if colmajor:
             for j in range(n):
-                a = abs(w[b, i, j])
-                if a > hi[j]:
-                    hi[j] = a
-                if a > 0.0 and a < lo[j]:
-                    lo[j] = a
+                for i in range(k):
+                    a = abs(float(w[b, i, j]))
+                    if a > hi[j]:
+                        hi[j] = a
+                    if a > 0.0 and a < lo[j]:
+                        lo[j] = a
+        else:
+            for i in range(k):
+                for j in range(n):
+                    a = abs(float(w[b, i, j]))
+                    if a > hi[j]:
+                        hi[j] = a
+                    if a > 0.0 and a < lo[j]:
+                        lo[j] = a
         for j in range(n):
             if hi[j] > 0.0:
                 _, et = math.frexp(hi[j])
@@ -673,50 +683,76 @@ def k_span(w, mant):
     return span
 
 
+@njit(cache=True, inline="always")
+def _slice1(x, V, t0, b, i, j, T, scale):
+    """Cut x (|x| < 2^bits, exact) into T integer slices V[t, b, i, j]; True when
+    something is left below the last one."""
+    for t in range(T):
+        v = math.trunc(x)
+        V[t, b, i, j] = v
+        x = (x - v) * scale                  # exact: the fraction, shifted
+    return x != 0.0
+
+
 @njit(cache=True, parallel=True)
 def k_split_cols(w, bits, T):
-    """Exact fixed-point slices of a float matrix w (B, k, n) per column:
-    w = sum_t V_t 2^(E - bits (t+1)), V_t integers with |V_t| < 2^bits, E (B, 1, n)
-    the column exponents (|w| < 2^E). Returns (V (T, B, k, n), E, rest) where rest
-    (B, 1, n) bounds |w - sum of the T slices| per column (0 when exact)."""
+    """Exact fixed-point slices of a float matrix w (B, k, n) per column (any
+    layout, float32 or float64): w = sum_t V_t 2^(E - bits (t+1)), V_t integers
+    with |V_t| < 2^bits, E (B, 1, n) the column exponents (|w| < 2^E). Returns
+    (V (T, B, k, n) float64, E, rest) where rest (B, 1, n) bounds
+    |w - sum of the T slices| per column (0 when exact)."""
     B, k, n = w.shape
     V = np.zeros((T, B, k, n))
     E = np.zeros((B, 1, n), np.int64)
     rest = np.zeros((B, 1, n))
     scale = 2.0 ** bits
+    colmajor = w.strides[1] < w.strides[2]
     for b in range(B):
         hi = np.zeros(n)
-        for i in range(k):
-            for j in range(n):
-                hi[j] = max(hi[j], abs(w[b, i, j]))
-        for j in range(n):
-            if hi[j] > 0.0:
-                E[b, 0, j] = math.frexp(hi[j])[1]      # hi < 2^E
+        if colmajor:
+            for j in prange(n):
+                for i in range(k):
+                    hi[j] = max(hi[j], abs(float(w[b, i, j])))
+        else:
+            for i in range(k):
+                for j in range(n):
+                    hi[j] = max(hi[j], abs(float(w[b, i, j])))
         sc = np.zeros(n)
         for j in range(n):
             if hi[j] > 0.0:
+                E[b, 0, j] = math.frexp(hi[j])[1]      # hi < 2^E
                 sc[j] = math.ldexp(1.0, bits - E[b, 0, j])
-        left = np.zeros((k, n), np.bool_)
-        for i in prange(k):
-            for j in range(n):
-                x = w[b, i, j] * sc[j]      # a power of 2: exact unless it underflows
-                if x == 0.0:
-                    if w[b, i, j] != 0.0:
-                        left[i, j] = True   # underflowed: far below 2^(E - bits T), into rest
-                    continue
-                if abs(x) < 2.0 ** -900:
-                    left[i, j] = True       # may have rounded: the rest bound covers it
-                for t in range(T):
-                    v = math.trunc(x)
-                    V[t, b, i, j] = v
-                    x = (x - v) * scale      # exact: the fraction, shifted
-                if x != 0.0:
-                    left[i, j] = True
-        for j in range(n):
+        left = np.zeros(n, np.bool_)
+        if colmajor:
+            for j in prange(n):
+                for i in range(k):
+                    wf = float(w[b, i, j])
+                    x = wf * sc[j]                 # a power of 2: exact unless it underflows
+                    if x == 0.0:
+                        if wf != 0.0:
+                            left[j] = True         # underflowed: far below 2^(E - bits T)
+                        continue
+                    if abs(x) < 2.0 ** -900 or _slice1(x, V, 0, b, i, j, T, scale):
+                        left[j] = True
+        else:
+            lft = np.zeros((k, n), np.bool_)
+            for i in prange(k):
+                for j in range(n):
+                    wf = float(w[b, i, j])
+                    x = wf * sc[j]
+                    if x == 0.0:
+                        if wf != 0.0:
+                            lft[i, j] = True
+                        continue
+                    if abs(x) < 2.0 ** -900 or _slice1(x, V, 0, b, i, j, T, scale):
+                        lft[i, j] = True
             for i in range(k):
-                if left[i, j]:
-                    rest[b, 0, j] = math.ldexp(1.0, E[b, 0, j] - bits * T)
-                    break
+                for j in range(n):
+                    if lft[i, j]:
+                        left[j] = True
+        for j in range(n):
+            if left[j]:
+                rest[b, 0, j] = math.ldexp(1.0, E[b, 0, j] - bits * T)
     return V, E, rest
 
 

@@ -817,7 +817,7 @@ def _ozaki_dot(a, w, prec):
     # columns in chunks: the slices of w and the digit sums stay within a few hundred MB
     nc = max(1, min(n, (1 << 25) // max(1, D * B * m), (1 << 26) // max(1, T * B * k)))
     for c0 in range(0, n, nc):
-        wc = np.asarray(w[:, :, c0:c0 + nc], dtype=np.float64)
+        wc = w[:, :, c0:c0 + nc]          # a view: the kernels read any layout and dtype
         digits, gexp, rad = _ozaki_cols(A, e_row, rad_a, frac_bits, wc, chunk, bits, T, D)
         c = wc.shape[2]
         blk, fo = _mp.alloc((B, m, c), Dout)
@@ -834,7 +834,7 @@ def _slice_plan(w, k, frac_bits, depth):
     depth the product is computed to), with the fewest BLAS products."""
     budget = 53 - math.ceil(math.log2(max(k, 2)))
     mant = 24 if w.dtype == np.float32 else (11 if w.dtype == np.float16 else 53)
-    span = _mp.k_span(np.ascontiguousarray(w), mant) if w.size else 1
+    span = _mp.k_span(w, mant) if w.size else 1
     span = max(1, min(span, depth))
     best = None
     for T in range(1, 9):
@@ -856,7 +856,7 @@ def _ozaki_cols(A, e_row, rad_a, frac_bits, w, chunk, bits, T, D):
     n = w.shape[2]
     L = len(A)
     depth = frac_bits + 8
-    V, E, wrest = _mp.k_split_cols(np.ascontiguousarray(w, dtype=np.float64), bits, T)
+    V, E, wrest = _mp.k_split_cols(w, bits, T)
     # value = sum_{j,t} (A_j @ V_t) * 2**(e_row - frac_bits + chunk j) * 2**(E - bits (t+1))
     #       = 2**g * sum_{j,t} P_jt * 2**(chunk j + bits (T-1-t)),  g = e_row - frac_bits + E - bits T
     digits = np.zeros((D, B, m, n), dtype=np.int64)
@@ -884,7 +884,7 @@ def _ozaki_cols(A, e_row, rad_a, frac_bits, w, chunk, bits, T, D):
             dropped = np.nextafter(dropped + np.nextafter(rowscale * colsum * colscale, np.inf), np.inf)
     _mp.k_carry16(digits.reshape(D, -1))     # digits[0..D-2] in [0, 2**16), the top one signed
     gexp = (e_row - frac_bits) + (E - bits * T)                     # (B, m, 1) + (B, 1, n)
-    rad = _gemm_up(rad_a, np.abs(w))
+    rad = _gemm_up(rad_a, np.abs(w).astype(np.float64))
     if np.any(wrest):
         amax = np.ldexp(np.ones((B, m, k)), np.broadcast_to(e_row, (B, m, k)).astype(np.int64))
         rad = rad + _gemm_up(amax, np.broadcast_to(wrest, (B, k, n)).copy())
