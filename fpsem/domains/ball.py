@@ -19,17 +19,24 @@ run to many digits. `prec` is chosen by the envelope (see
 
 Representation
 --------------
-A `Ball` holds one numpy array: either floats (exact points, radius 0: model
-weights stay compact and are never copied into Python objects) or objects of
-`flint.arb`. Point data becomes `arb` objects lazily, at the first primitive that
-needs them. Arb's working precision is a python-flint global; every primitive
-sets it for its own duration and restores it (never leaks out of a call).
+A `Ball` holds one numpy array: floats (exact points, radius 0: model weights stay
+compact) or a structured array of multi-precision balls (`fpsem.domains._mp`:
+32-bit midpoint digits, an exponent, a sign and a float64 radius rounded up), which
+every primitive returns. add, sub, mul, sums, maxima and conversions are compiled
+loops over those digits (every truncation goes into the radius); exp, tanh, log,
+sqrt, sin, cos, erf, 1/x and products of two ball matrices are Arb's (`arb_exp`,
+..., `arb_mat_mul`), called from the compiled loops through libflint, the copy
+python-flint loads. Each result keeps only the midpoint digits that lie within
+40 bits of its radius (`_taper`): as radii grow through a network, later
+primitives get cheaper, as Arb's own matrix products do. Where libflint cannot be
+reached, or Arb cannot bound a result (outside a function's domain), the same
+primitive runs on python-flint `arb` objects, whose precision is a python-flint
+global set for the call and restored.
 
 Matrix products with a point operand (every `x @ W` with model weights) run as
 exact float64 BLAS products of fixed-point slices (the Ozaki scheme): see
-`_ozaki_dot`. Products of two ball operands use `arb_mat` (Arb's blocked
-multiplication). Both are enclosures of the real product; `acc` (accumulation
-order) is accepted and ignored, as the real product has no order.
+`_ozaki_dot`. Both kinds of product are enclosures of the real product; `acc`
+(accumulation order) is accepted and ignored, as the real product has no order.
 
 Edges of the real domain (as in `interval`)
 -------------------------------------------
