@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import math
 
+import ml_dtypes
 import numpy as np
-from numba import njit, vectorize
+from numba import njit, types, vectorize
+from numba.extending import overload
 
 from fpsem.emu._kernels import bits_f32, bits_f64, f64_bits
 
@@ -151,90 +153,81 @@ def maxnan(a, b):
 
 
 # -- elementwise bounds: rule and loc in one pass ---------------------------------------------
-_LOCSIG = "int64, float64, float64, float64, int64, int64"
-
-
-@vectorize([f"float64(float64, float64, float64, {_LOCSIG})"], cache=True)
-def add_bound(e0, e1, r, mode, u1, tiny, ulps2, p, emin):
+# Each bound is a scalar function (one element), run two ways: as a numpy ufunc
+# (any broadcasting, any float dtype) and, by `call`, as a plain loop over flat
+# contiguous arrays and scalars, which LLVM vectorises (3x faster).
+@njit(**_NJ)
+def add_(e0, e1, r, mode, u1, tiny, ulps2, p, emin):
     """_up_add(_up_add(e0, e1), loc(r)): add and sub."""
     return up_add2(up_add2(e0, e1), loc(r, mode, u1, tiny, ulps2, p, emin))
 
 
-@vectorize([f"float64(float64, float64, float64, float64, float64, {_LOCSIG})"], cache=True)
-def mul_bound(v0, v1, e0, e1, r, mode, u1, tiny, ulps2, p, emin):
+@njit(**_NJ)
+def mul_(v0, v1, e0, e1, r, mode, u1, tiny, ulps2, p, emin):
     """|v0| e1 + |v1| e0 + e0 e1, then + loc(r) (Running._impl_mul)."""
     rule = up_add3(up_mul2(abs(v0), e1), up_mul2(abs(v1), e0), up_mul2(e0, e1))
     return up_add2(rule, loc(r, mode, u1, tiny, ulps2, p, emin))
 
 
-@vectorize([f"float64(float64, float64, float64, float64, float64, {_LOCSIG})"], cache=True)
-def div_bound(v0, v1, e0, e1, r, mode, u1, tiny, ulps2, p, emin):
-    """(|v0| e1 + |v1| e0) / (|v1| (|v1| - e1)), then + loc(r) (Running._impl_div)."""
+@njit(**_NJ)
+def div_rule(v0, v1, e0, e1):
+    """(|v0| e1 + |v1| e0) / (|v1| (|v1| - e1)) rounded up, inf if |v1| <= e1."""
     ay = abs(v1)
     num = up_add2(up_mul2(abs(v0), e1), up_mul2(ay, e0))
     den = (ay * (ay - e1)) * _DOWN50
     q = up(num / den)
-    rule = q if ay > e1 else INF
-    return up_add2(rule, loc(r, mode, u1, tiny, ulps2, p, emin))
+    return q if ay > e1 else INF
 
 
-@vectorize([f"float64(float64, float64, float64, float64, float64, float64, float64, {_LOCSIG})"],
-           cache=True)
-def fma_bound(v0, v1, v2, e0, e1, e2, r, mode, u1, tiny, ulps2, p, emin):
+@njit(**_NJ)
+def div_(v0, v1, e0, e1, r, mode, u1, tiny, ulps2, p, emin):
+    """div_rule, then + loc(r) (Running._impl_div)."""
+    return up_add2(div_rule(v0, v1, e0, e1), loc(r, mode, u1, tiny, ulps2, p, emin))
+
+
+@njit(**_NJ)
+def fma_(v0, v1, v2, e0, e1, e2, r, mode, u1, tiny, ulps2, p, emin):
     """|v0| e1 + |v1| e0 + e0 e1 + e2, then + loc(r) (Running._impl_fma)."""
     rule = up_add4(up_mul2(abs(v0), e1), up_mul2(abs(v1), e0), up_mul2(e0, e1), e2)
     return up_add2(rule, loc(r, mode, u1, tiny, ulps2, p, emin))
 
 
-@vectorize([f"float64(float64, float64, {_LOCSIG})"], cache=True)
-def rule_bound(rule, r, mode, u1, tiny, ulps2, p, emin):
+@njit(**_NJ)
+def rule_(rule, r, mode, u1, tiny, ulps2, p, emin):
     """_up_add(rule, loc(r)) for a rule evaluated by numpy (the other primitives)."""
     return up_add2(rule, loc(r, mode, u1, tiny, ulps2, p, emin))
 
 
-# the same for a correctly rounded primitive (the common case; no mode test per element)
-@vectorize(["float64(float64, float64, float64, float64, float64)"], cache=True)
-def add_bound_cr(e0, e1, r, u1, tiny):
+# the same for a correctly rounded primitive (the common case: no mode test per element)
+@njit(**_NJ)
+def add_cr(e0, e1, r, u1, tiny):
     return up_add2(up_add2(e0, e1), loc_cr(r, u1, tiny))
 
 
-@vectorize(["float64(float64, float64, float64, float64, float64, float64, float64)"], cache=True)
-def mul_bound_cr(v0, v1, e0, e1, r, u1, tiny):
+@njit(**_NJ)
+def mul_cr(v0, v1, e0, e1, r, u1, tiny):
     rule = up_add3(up_mul2(abs(v0), e1), up_mul2(abs(v1), e0), up_mul2(e0, e1))
     return up_add2(rule, loc_cr(r, u1, tiny))
 
 
-@vectorize(["float64(float64, float64, float64, float64, float64, float64, float64)"], cache=True)
-def div_bound_cr(v0, v1, e0, e1, r, u1, tiny):
-    ay = abs(v1)
-    num = up_add2(up_mul2(abs(v0), e1), up_mul2(ay, e0))
-    den = (ay * (ay - e1)) * _DOWN50
-    q = up(num / den)
-    rule = q if ay > e1 else INF
-    return up_add2(rule, loc_cr(r, u1, tiny))
+@njit(**_NJ)
+def div_cr(v0, v1, e0, e1, r, u1, tiny):
+    return up_add2(div_rule(v0, v1, e0, e1), loc_cr(r, u1, tiny))
 
 
-@vectorize(["float64(float64, float64, float64, float64, float64, float64, float64, float64, float64)"],
-           cache=True)
-def fma_bound_cr(v0, v1, v2, e0, e1, e2, r, u1, tiny):
+@njit(**_NJ)
+def fma_cr(v0, v1, v2, e0, e1, e2, r, u1, tiny):
     rule = up_add4(up_mul2(abs(v0), e1), up_mul2(abs(v1), e0), up_mul2(e0, e1), e2)
     return up_add2(rule, loc_cr(r, u1, tiny))
 
 
-@vectorize(["float64(float64, float64, float64, float64)"], cache=True)
-def rule_bound_cr(rule, r, u1, tiny):
+@njit(**_NJ)
+def rule_cr(rule, r, u1, tiny):
     return up_add2(rule, loc_cr(r, u1, tiny))
 
 
-#: kernel -> its correctly rounded variant
-CR = {add_bound: add_bound_cr, mul_bound: mul_bound_cr, div_bound: div_bound_cr,
-      fma_bound: fma_bound_cr, rule_bound: rule_bound_cr}
-
-
-# -- dot ---------------------------------------------------------------------------------------
-@vectorize(["float64(float64, float64, float64, float64, float64, float64, float64, "
-            "float64, int64, float64, float64)"], cache=True)
-def dot_bound(S, t1, t2, t3, g, eta2k, c, fv, fmode, u1, eta_fin):
+@njit(**_NJ)
+def dot_(S, t1, t2, t3, fv, g, eta2k, c, fmode, u1, eta_fin):
     """Running._dot_bound for one output: g S + t1 + t2 + t3 + 2 k eta, times c and up;
     then fmode 0: nothing more (the shadow), 1: _up_add(e, 0.0) (a domain accumulating
     in its storage format), 2: _up_add(e, _up_add(_up_mul(|fv|, u1), eta_fin))
@@ -250,6 +243,161 @@ def dot_bound(S, t1, t2, t3, g, eta2k, c, fv, fmode, u1, eta_fin):
     if fmode == 2:
         return up_add2(e, up_add2(up_mul2(abs(fv), u1), eta_fin))
     return e
+
+
+_L = "int64, float64, float64, float64, int64, int64"   # loc's mode, u1, tiny, 2 ulps, p, emin
+
+
+def _sig(n, tail=""):
+    return f"float64({', '.join(['float64'] * n)}{', ' + tail if tail else ''})"
+
+
+# the ufuncs
+@vectorize([_sig(3, _L)], cache=True)
+def add_bound(e0, e1, r, mode, u1, tiny, ulps2, p, emin):
+    return add_(e0, e1, r, mode, u1, tiny, ulps2, p, emin)
+
+
+@vectorize([_sig(5, _L)], cache=True)
+def mul_bound(v0, v1, e0, e1, r, mode, u1, tiny, ulps2, p, emin):
+    return mul_(v0, v1, e0, e1, r, mode, u1, tiny, ulps2, p, emin)
+
+
+@vectorize([_sig(5, _L)], cache=True)
+def div_bound(v0, v1, e0, e1, r, mode, u1, tiny, ulps2, p, emin):
+    return div_(v0, v1, e0, e1, r, mode, u1, tiny, ulps2, p, emin)
+
+
+@vectorize([_sig(7, _L)], cache=True)
+def fma_bound(v0, v1, v2, e0, e1, e2, r, mode, u1, tiny, ulps2, p, emin):
+    return fma_(v0, v1, v2, e0, e1, e2, r, mode, u1, tiny, ulps2, p, emin)
+
+
+@vectorize([_sig(2, _L)], cache=True)
+def rule_bound(rule, r, mode, u1, tiny, ulps2, p, emin):
+    return rule_(rule, r, mode, u1, tiny, ulps2, p, emin)
+
+
+@vectorize([_sig(5)], cache=True)
+def add_bound_cr(e0, e1, r, u1, tiny):
+    return add_cr(e0, e1, r, u1, tiny)
+
+
+@vectorize([_sig(7)], cache=True)
+def mul_bound_cr(v0, v1, e0, e1, r, u1, tiny):
+    return mul_cr(v0, v1, e0, e1, r, u1, tiny)
+
+
+@vectorize([_sig(7)], cache=True)
+def div_bound_cr(v0, v1, e0, e1, r, u1, tiny):
+    return div_cr(v0, v1, e0, e1, r, u1, tiny)
+
+
+@vectorize([_sig(9)], cache=True)
+def fma_bound_cr(v0, v1, v2, e0, e1, e2, r, u1, tiny):
+    return fma_cr(v0, v1, v2, e0, e1, e2, r, u1, tiny)
+
+
+@vectorize([_sig(4)], cache=True)
+def rule_bound_cr(rule, r, u1, tiny):
+    return rule_cr(rule, r, u1, tiny)
+
+
+@vectorize([_sig(8, "int64, float64, float64")], cache=True)
+def dot_bound(S, t1, t2, t3, fv, g, eta2k, c, fmode, u1, eta_fin):
+    return dot_(S, t1, t2, t3, fv, g, eta2k, c, fmode, u1, eta_fin)
+
+
+#: kernel -> its correctly rounded variant
+CR = {add_bound: add_bound_cr, mul_bound: mul_bound_cr, div_bound: div_bound_cr,
+      fma_bound: fma_bound_cr, rule_bound: rule_bound_cr}
+
+
+# the loops: out and the arguments flat, each a C-contiguous float32/float64 array of
+# out's size or a scalar (at() reads either)
+def at(x, i):
+    return x[i]
+
+
+@overload(at)
+def _at(x, i):
+    if isinstance(x, types.Array):
+        return lambda x, i: np.float64(x[i])
+    return lambda x, i: np.float64(x)
+
+
+@njit(**_NJ)
+def add_cr_loop(out, e0, e1, r, u1, tiny):
+    for i in range(out.size):
+        out[i] = add_cr(at(e0, i), at(e1, i), at(r, i), u1, tiny)
+
+
+@njit(**_NJ)
+def mul_cr_loop(out, v0, v1, e0, e1, r, u1, tiny):
+    for i in range(out.size):
+        out[i] = mul_cr(at(v0, i), at(v1, i), at(e0, i), at(e1, i), at(r, i), u1, tiny)
+
+
+@njit(**_NJ)
+def div_cr_loop(out, v0, v1, e0, e1, r, u1, tiny):
+    for i in range(out.size):
+        out[i] = div_cr(at(v0, i), at(v1, i), at(e0, i), at(e1, i), at(r, i), u1, tiny)
+
+
+@njit(**_NJ)
+def rule_cr_loop(out, rule, r, u1, tiny):
+    for i in range(out.size):
+        out[i] = rule_cr(at(rule, i), at(r, i), u1, tiny)
+
+
+@njit(**_NJ)
+def rule_loop(out, rule, r, mode, u1, tiny, ulps2, p, emin):
+    for i in range(out.size):
+        out[i] = rule_(at(rule, i), at(r, i), mode, u1, tiny, ulps2, p, emin)
+
+
+@njit(**_NJ)
+def dot_loop(out, S, t1, t2, t3, fv, g, eta2k, c, fmode, u1, eta_fin):
+    for i in range(out.size):
+        out[i] = dot_(at(S, i), at(t1, i), at(t2, i), at(t3, i), at(fv, i), g, eta2k, c, fmode, u1, eta_fin)
+
+
+LOOPS = {add_bound_cr: add_cr_loop, mul_bound_cr: mul_cr_loop, div_bound_cr: div_cr_loop,
+         rule_bound_cr: rule_cr_loop, rule_bound: rule_loop, dot_bound: dot_loop}
+_FLAT = (np.dtype(np.float32), np.dtype(np.float64))
+_HALF = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+
+
+def call(uf, n, *args, out=None):
+    """uf(*args, out=out), where uf's first n arguments are arrays and the rest
+    scalars, by its flat loop where it has one: each array as a contiguous float32/
+    float64 array of the result's size (16-bit floats widened to float32, partial
+    broadcasts materialised: exact copies) or, broadcast from one value, a scalar.
+    The same scalar function as the ufunc: the same bits."""
+    loop = LOOPS.get(uf)
+    if loop is None:
+        return uf(*args, out=out)
+    shape = np.broadcast_shapes(*(np.shape(a) for a in args[:n]))
+    flat = []
+    for a in args[:n]:
+        if not isinstance(a, np.ndarray):
+            flat.append(float(a))
+        elif a.size == 1 or (a.size and not any(a.strides)):     # one value
+            flat.append(float(a.reshape(-1)[0]))
+        elif a.dtype in _FLAT:
+            if a.shape != shape or not a.flags.c_contiguous:
+                a = np.ascontiguousarray(np.broadcast_to(a, shape))
+            flat.append(a.reshape(-1))
+        elif a.dtype in _HALF:
+            flat.append(np.broadcast_to(a, shape).astype(np.float32).reshape(-1))
+        else:
+            return uf(*args, out=out)
+    res = out if (out is not None and out.shape == shape and out.flags.c_contiguous) else np.empty(shape)
+    loop(res.reshape(-1), *flat, *args[n:])
+    if out is not None and res is not out:
+        np.copyto(out, res)
+        return out
+    return res
 
 
 # -- asarray of float data ----------------------------------------------------------------------
@@ -282,27 +430,39 @@ def rounding_err(f, x, start, out):
 
 
 @njit(**_NJ)
-def bf16_value(b):
-    """The value of bfloat16 bits b (uint16): the binary32 with these top 16 bits."""
-    return np.float64(bits_f32(np.int32(np.int32(b) << 16)))
+def half_value(b, kind):
+    """The value of 16-bit storage b (uint16), exactly: kind 1 bfloat16 (the top half
+    of a binary32), kind 2 binary16."""
+    if kind == 1:
+        return np.float64(bits_f32(np.int32(np.int32(b) << 16)))
+    b = np.int64(b)
+    m = b & 0x3FF
+    E = (b >> 10) & 0x1F
+    if E == 0x1F:
+        v = INF if m == 0 else np.nan
+    elif E == 0:
+        v = m * pow2(-24)
+    else:
+        v = (m + 1024) * pow2(E - 25)
+    return -v if b & 0x8000 else v
 
 
 @njit(**_NJ)
-def first_diff_bf16(f, x):
-    """first_diff for bfloat16 storage given as its uint16 bits."""
+def first_diff_half(f, x, kind):
+    """first_diff for 16-bit storage given as its bits (half_value's kind)."""
     for i in range(f.size):
-        if bf16_value(f[i]) != np.float64(x[i]):
+        if half_value(f[i], kind) != np.float64(x[i]):
             return i
     return -1
 
 
 @njit(**_NJ)
-def rounding_err_bf16(f, x, start, out):
-    """rounding_err for bfloat16 storage given as its uint16 bits."""
+def rounding_err_half(f, x, kind, start, out):
+    """rounding_err for 16-bit storage given as its bits (half_value's kind)."""
     for i in range(start):
         out[i] = 0.0
     for i in range(start, f.size):
-        a = bf16_value(f[i])
+        a = half_value(f[i], kind)
         b = np.float64(x[i])
         out[i] = 0.0 if a == b else abs_diff_up(a, b)
 
@@ -318,6 +478,24 @@ def abs_diff_same(bs, b, e, out):
                 d = abs(np.float64(bs[t, i, j]) - np.float64(b[t, i, j]))
                 out[t, i, j] = d
                 same &= d == e[t, i, j]
+    return same
+
+
+@njit(**_NJ)
+def widen_abs_diff(bf, kind, bs, e, check, ab, db):
+    """For a block of B (3-d, any layout): ab = |B|, db = |bs - B| (to nearest, as
+    np.abs(Bs - B)), with B read from D's storage bf (kind 0: a float array, else
+    16-bit bits, half_value's kind); returns whether db == e everywhere (if check)."""
+    same = check
+    for t in range(db.shape[0]):
+        for i in range(db.shape[1]):
+            for j in range(db.shape[2]):
+                v = np.float64(bf[t, i, j]) if kind == 0 else half_value(bf[t, i, j], kind)
+                ab[t, i, j] = abs(v)
+                d = abs(bs[t, i, j] - v)
+                db[t, i, j] = d
+                if check:
+                    same &= d == e[t, i, j]
     return same
 
 

@@ -134,8 +134,11 @@ def _is_zero(e):
 
 # primitives whose correctly rounded result can underflow by up to eta
 _TINY = frozenset(("mul", "div", "sqrt", "fma", "exp", "exp2", "log", "tanh", "erf", "sin", "cos"))
-_WIDEN = (np.dtype(np.float32), np.dtype(np.float64))
 _BF16 = np.dtype(ml_dtypes.bfloat16)
+# storage the kernels read as it is (the ufuncs widen it exactly), and the 16-bit
+# formats the njit kernels decode from their bits (_running_kernels.half_value)
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16), _BF16)
+_HALF = {_BF16: 1, np.dtype(np.float16): 2}
 
 
 class _Track:
@@ -170,10 +173,10 @@ class _Track:
         return np.asarray(self.D.to_float64(v), dtype=np.float64)
 
     def num(self, v):
-        """Raw storage v as an array the float64 kernels widen exactly (float32/64, and
-        bfloat16 for the ufuncs: no float64 copy), else its float64 image. NaN payloads
-        may differ from f64's: no bound depends on them."""
-        if self.native and isinstance(v, np.ndarray) and (v.dtype in _WIDEN or v.dtype == _BF16):
+        """Raw storage v as an array the kernels read exactly (float16/32/64, bfloat16:
+        no float64 copy), else its float64 image. NaN payloads may differ from f64's:
+        no bound depends on them."""
+        if self.native and isinstance(v, np.ndarray) and v.dtype in _NATIVE:
             return v
         return self.f64(v)
 
@@ -248,11 +251,11 @@ _KERNELS = {"add": (K.add_bound, False), "sub": (K.add_bound, False), "mul": (K.
 
 
 def _kernel(kern, la, *args):
-    """An elementwise bound kernel with loc's arguments la (its variant for a
-    correctly rounded primitive where that is the mode)."""
+    """An elementwise bound kernel on arrays args with loc's arguments la (its
+    variant for a correctly rounded primitive where that is the mode)."""
     if la[0] == K.LOC_CR:
-        return K.CR[kern](*args, la[1], la[2])
-    return kern(*args, *la)
+        return K.call(K.CR[kern], len(args), *args, la[1], la[2])
+    return K.call(kern, len(args), *args, *la)
 
 
 def _num_s(s):
@@ -416,20 +419,22 @@ class Running(Domain):
         formula of the numpy path in one pass; a broadcast zero when D holds x exactly)."""
         shape = np.shape(x)
         fn = self.tD.num(f)
-        bits = isinstance(fn, np.ndarray) and fn.dtype == _BF16
         if not (isinstance(fn, np.ndarray) and fn.shape == shape):
             fn = np.broadcast_to(self.tD.f64(f), shape)
-            bits = False
-        if not bits and fn.dtype == x.dtype and np.array_equal(fn, x):
+        half = _HALF.get(fn.dtype, 0)           # 16-bit storage: read from its bits
+        if not half and fn.dtype == x.dtype and np.array_equal(fn, x):
             return _zeros(shape)   # D holds the data exactly (==: NaN never, -0 == +0, as below)
-        fl = np.ravel(fn.view(np.uint16) if bits else fn)
+        fl = np.ravel(fn.view(np.uint16) if half else fn)
         xl = np.ravel(x)
         with fpenv.default_env():
-            i = K.first_diff_bf16(fl, xl) if bits else K.first_diff(fl, xl)
+            i = K.first_diff_half(fl, xl, half) if half else K.first_diff(fl, xl)
             if i < 0:
                 return _zeros(shape)
             out = np.empty(xl.size)
-            (K.rounding_err_bf16 if bits else K.rounding_err)(fl, xl, i, out)
+            if half:
+                K.rounding_err_half(fl, xl, half, i, out)
+            else:
+                K.rounding_err(fl, xl, i, out)
         return out.reshape(shape)
 
     # -- elementwise ---------------------------------------------------------------------
@@ -685,15 +690,20 @@ class Running(Domain):
                 cols = (Ellipsis, slice(j, min(j + w, n)))
                 pick = (lambda x: x) if w >= n else (lambda x: x[cols])
                 bf = pick(b.f)
+                fused_b = False
                 if blocked:
                     B = self._scratch(0, bf)
                     with fpenv.default_env():
-                        np.copyto(B, bf)            # exact widening
                         if same_b:
+                            np.copyto(B, bf)        # exact widening
                             Bs = B
                         else:
                             Bs = self._scratch(1, bf)
                             np.copyto(Bs, pick(b.s))
+                            # B, |B| and dB in one pass below (B is needed for nothing else)
+                            fused_b = dB_any and (bf.dtype in (np.float32, np.float64) or bf.dtype in _HALF)
+                            if not fused_b:
+                                np.copyto(B, bf)
                     np.matmul(As, Bs, out=s[cols])  # S.dot's product (the shadow: host environment)
                     own = True
                 else:
@@ -705,16 +715,26 @@ class Running(Domain):
                 with fpenv.default_env():
                     eB = None if zB else np.asarray(pick(b.e), np.float64)
                     same = False
-                    if dB_any:
-                        dB = self._scratch(2, B) if blocked else np.empty_like(B)
-                        if eB is not None and aAs is aA:
-                            # a weight rounded by D: dB is its rounding error, mostly e_B itself,
-                            # and then |A_s| dB is the product |A^| e_B made for e below
-                            o = np.argsort([-abs(st) for st in B.strides], kind="stable")  # memory order
-                            same = K.abs_diff_same(*(np.transpose(x, o) for x in (Bs, B, eB, dB)))
-                        else:
-                            np.abs(Bs - B, out=dB)
-                    aB = np.abs(B, out=B) if own else np.abs(B)       # Bs is not B where dB_any
+                    # a weight rounded by D: dB is its rounding error, mostly e_B itself, and
+                    # then |A_s| dB is the product |A^| e_B made for e below
+                    check = eB is not None and aAs is aA
+                    if fused_b:
+                        dB = self._scratch(2, B)
+                        o = np.argsort([-abs(st) for st in B.strides], kind="stable")  # memory order
+                        half = _HALF.get(bf.dtype, 0)
+                        tr = [np.transpose(x, o) for x in (bf.view(np.uint16) if half else bf, Bs,
+                                                            eB if check else Bs, B, dB)]
+                        same = K.widen_abs_diff(tr[0], half, tr[1], tr[2], check, tr[3], tr[4])
+                        aB = B
+                    else:
+                        if dB_any:
+                            dB = self._scratch(2, B) if blocked else np.empty_like(B)
+                            if check:
+                                o = np.argsort([-abs(st) for st in B.strides], kind="stable")
+                                same = K.abs_diff_same(*(np.transpose(x, o) for x in (Bs, B, eB, dB)))
+                            else:
+                                np.abs(Bs - B, out=dB)
+                        aB = np.abs(B, out=B) if own else np.abs(B)   # Bs is not B where dB_any
                     aBs = None if eAs is None else (np.abs(Bs) if dB_any else aB)
                     SF = np.matmul(aA, aB)
                     t1 = np.matmul(aA, eB) if eB is not None else 0.0
@@ -729,10 +749,10 @@ class Running(Domain):
                     u1 = np.matmul(aAs, eBs) if eBs is not None else 0.0
                     u2 = np.matmul(eAs, aBs) if eAs is not None else 0.0
                     u3 = np.matmul(eAs, eBs) if (eAs is not None and eBs is not None) else 0.0
-                    be = K.dot_bound(SF, t1, t2, t3, gD, e2D, c, tD.num(pick(f)), fmode, fu1, feta,
-                                     out=e[cols] if blocked else None)
-                    bes = K.dot_bound(SS, u1, u2, u3, gS, e2S, c, 0.0, 0, 0.0, 0.0,
-                                      out=es[cols] if blocked else None)
+                    be = K.call(K.dot_bound, 5, SF, t1, t2, t3, tD.num(pick(f)), gD, e2D, c, fmode, fu1,
+                                feta, out=e[cols] if blocked else None)
+                    bes = K.call(K.dot_bound, 5, SS, u1, u2, u3, 0.0, gS, e2S, c, 0, 0.0, 0.0,
+                                 out=es[cols] if blocked else None)
             if not blocked:
                 e, es = be, bes
         return RV(f, e, s, es)
@@ -828,7 +848,7 @@ def _local_stats_fused(RD, x):
         return 0.0, None, None
     f = RD.tD.num(x.f)
     s = _num_s(x.s)
-    if not (np.shape(f) == np.shape(s) == e.shape == np.shape(x.es)) or f.dtype == _BF16:
+    if not (np.shape(f) == np.shape(s) == e.shape == np.shape(x.es)) or f.dtype in _HALF:
         f = RD.tD.f64(x.f)
         f, s, e2, es = np.broadcast_arrays(f, np.asarray(s, np.float64), e, np.asarray(x.es, np.float64))
     else:

@@ -2,6 +2,7 @@
 numpy formulas of bridges/running.py they replace: bit for bit, on random data with
 zeros, subnormals, infinities and NaN (NaN positions must agree; payloads may not).
 End to end: a tiny GPT-2 under Running(D) gives the same bits both ways."""
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -104,12 +105,12 @@ def test_dot_bound_kernel_matches_the_formula(spec):
         for x in terms:
             e = e + x
         e = R.up((e + e2k) * c) if t.ok else R.up(e * c)
-        _same(K.dot_bound(S, *terms, g, e2k, c, 0.0, 0, 0.0, 0.0), e)
-        _same(K.dot_bound(S, *terms, g, e2k, c, 0.0, 1, 0.0, 0.0), _up_add(e, 0.0))
+        _same(K.dot_bound(S, *terms, 0.0, g, e2k, c, 0, 0.0, 0.0), e)
+        _same(K.dot_bound(S, *terms, 0.0, g, e2k, c, 1, 0.0, 0.0), _up_add(e, 0.0))
         fin = t.final(f, k)
         if not np.isscalar(fin):      # a wider accumulation, rounded once at the end
             feta = t.eta + float(R.frac_up(2 * k * R._eta(t.acc_fmt, t.rnd)))
-            _same(K.dot_bound(S, *terms, g, e2k, c, f, 2, t.u1, feta), _up_add(e, fin))
+            _same(K.dot_bound(S, *terms, f, g, e2k, c, 2, t.u1, feta), _up_add(e, fin))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -129,19 +130,23 @@ def test_rounding_error_kernels_match_abs_diff_up(dtype):
     assert K.first_diff(x, x.copy()) == (int(np.flatnonzero(np.isnan(x))[0]) if np.isnan(x).any() else -1)
 
 
-def test_bf16_bits_kernels_match_the_widening():
+@pytest.mark.parametrize("kind", [1, 2])
+def test_16_bit_kernels_match_the_widening(kind):
+    """bfloat16 (1) and binary16 (2) read from their bits: every pattern, and rounded data."""
     import ml_dtypes
+    dt = ml_dtypes.bfloat16 if kind == 1 else np.float16
     rng = np.random.default_rng(4)
     x = _data(rng, 5000).astype(np.float32)
-    b = x.astype(ml_dtypes.bfloat16)
+    with np.errstate(all="ignore"):
+        b = x.astype(dt)
     bits = np.concatenate([b.view(np.uint16), np.arange(2 ** 16, dtype=np.uint16)])
-    every = bits.view(ml_dtypes.bfloat16).astype(np.float64)
+    every = bits.view(dt).astype(np.float64)
     xs = np.concatenate([x, np.zeros(2 ** 16, np.float32)])
     out = np.empty(xs.size)
-    K.rounding_err_bf16(bits, xs, 0, out)
+    K.rounding_err_half(bits, xs, kind, 0, out)
     with np.errstate(all="ignore"):
         _same(out, np.where(every == xs, 0.0, abs_diff_up(every, xs)))
-    assert K.first_diff_bf16(bits, xs) == int(np.flatnonzero(~(every == xs))[0])
+    assert K.first_diff_half(bits, xs, kind) == int(np.flatnonzero(~(every == xs))[0])
 
 
 def test_abs_diff_same():
@@ -159,6 +164,26 @@ def test_abs_diff_same():
         i = np.flatnonzero(np.isfinite(fin))[0]
         fin.flat[i] = np.nextafter(fin.flat[i], np.inf)
         assert not K.abs_diff_same(bs, b, fin, out)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64", "bf16", "fp16"])
+def test_widen_abs_diff(dt):
+    """|B| and |Bs - B| of a block read from D's storage (16-bit: from its bits)."""
+    rng = np.random.default_rng(10)
+    bs = _data(rng, 600).astype(np.float32).astype(np.float64).reshape(2, 30, 10)
+    typ = {"bf16": ml_dtypes.bfloat16, "fp16": np.float16, "float32": np.float32, "float64": np.float64}[dt]
+    with np.errstate(all="ignore"):
+        bf = bs.astype(typ)
+        B = bf.astype(np.float64)
+        d = np.abs(bs - B)
+    half = {"bf16": 1, "fp16": 2}.get(dt, 0)
+    src = bf.view(np.uint16) if half else bf
+    ab, db = np.empty_like(B), np.empty_like(B)
+    same = K.widen_abs_diff(src, half, bs, d.copy(), True, ab, db)
+    _same(ab, np.abs(B))
+    _same(db, d)
+    assert same == bool((d == d).all())
+    assert K.widen_abs_diff(src, half, bs, bs, False, ab, db) is False
 
 
 def _rv(rng, shape, nonfinite=False):
@@ -260,3 +285,34 @@ def test_blocked_dot_is_the_same_product(monkeypatch, spec):
     # the shadow: |difference| <= 2 gamma_k(2^-53) |x| |w| (products exact in float64)
     xw = np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64))
     assert (np.abs(np.asarray(a.s) - np.asarray(b.s)) <= 2 * k * 2.0 ** -52 * xw).all()
+
+
+@pytest.mark.parametrize("uf", list(K.LOOPS), ids=lambda u: u.__name__)
+def test_loops_match_their_ufuncs(uf):
+    """K.call runs a kernel as a flat loop where it can (contiguous float32/float64
+    arrays, broadcast scalars) and as the ufunc elsewhere: the same bits."""
+    rng = np.random.default_rng(9)
+    shape = (13, 17)
+    n = uf.nin
+    na = {K.dot_bound: 5, K.rule_bound: 2, K.rule_bound_cr: 2}.get(uf, n - 2)
+    tail = {K.dot_bound: (1e-3, 1e-40, 1 + 64 * 2.0 ** -52, 2, 2.0 ** -24, 1e-44),
+            K.rule_bound: (K.LOC_ULPS, 0.0, 0.0, 8.0, 24, -126)}.get(uf, (2.0 ** -24, 2.0 ** -150))
+    kinds = ["f64", "f32", "bscalar", "zero_d", "float", "strided", "f16", "bf16", "row"]
+    for trial in range(30):
+        args = []
+        for j in range(na):
+            kind = kinds[rng.integers(len(kinds))] if trial else "f64"
+            x = _data(rng, 13 * 17, nonneg=j >= na // 2).reshape(shape)
+            args.append({"f64": x, "f32": x.astype(np.float32), "bscalar": np.broadcast_to(x[0, 0], shape),
+                         "zero_d": np.array(x[0, 0]), "float": float(x[0, 0]),
+                         "strided": np.asfortranarray(x), "f16": x.astype(np.float16),
+                         "bf16": x.astype(ml_dtypes.bfloat16), "row": x[:1].copy()}[kind])
+        with np.errstate(all="ignore"):
+            want = uf(*args, *tail)
+            _same(K.call(uf, na, *args, *tail), want)
+            out = np.empty(np.shape(want))
+            K.call(uf, na, *args, *tail, out=out)
+            _same(out, want)
+            out = np.empty(np.shape(want)[::-1]).T            # a strided out
+            K.call(uf, na, *args, *tail, out=out)
+            _same(out, want)
