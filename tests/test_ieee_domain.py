@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fpsem.domain import PRIMITIVES
+from fpsem.emu.flags import flags_dict
 from fpsem.errors import NotRepresentable, UnsupportedOption
 from fpsem.registry import domain
 
@@ -162,3 +163,50 @@ def test_small_formats_dot_orders_agree_with_reference_ops(name):
     b = D.asarray(rng.standard_normal((8, 2)))
     seq = D.to_float64(D.dot(a, b))
     assert np.allclose(seq, D.to_float64(a) @ D.to_float64(b), rtol=0.1, atol=0.1)
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+@pytest.mark.parametrize("daz", [False, True])
+def test_widening_fast_path_is_the_emulator(name, daz):
+    """bf16/fp16 values widened to binary32 for a dot or a sum: the cast (no DAZ, no
+    NaN) gives the emulator's bits, for every one of the 2^16 encodings."""
+    D = domain(name, daz=daz)
+    bits = np.arange(2 ** 16, dtype=np.uint16)
+    x = D._val(bits)
+    ref = D._as64(x).astype(np.float32)
+    finite = ~np.isnan(ref)
+    assert _same(D._widen(x[finite]), ref[finite])
+    assert _same(D._widen(x), ref)                 # with NaN: the emulator throughout
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+def test_float32_cast_fast_path_is_the_emulator(name):
+    """float32 data into bf16/fp16 (D.asarray of weights): numpy's cast gives the
+    emulator's bits (all 2^32 float32 were checked once; here a sample with every
+    exponent, the rounding boundaries, subnormals and overflow)."""
+    D = domain(name)
+    rng = np.random.default_rng(11)
+    bits = np.concatenate([rng.integers(0, 2 ** 32, 400_000, dtype=np.uint64),
+                           np.arange(0, 2 ** 32, 2 ** 13, dtype=np.uint64)]).astype(np.uint32)
+    low = np.uint32(2 ** 13 - 1 if name == "fp16" else 2 ** 16 - 1)
+    half = np.uint32(2 ** 12 if name == "fp16" else 2 ** 15)
+    ties = np.concatenate([(bits & ~low) | half, (bits & ~low) | (half - 1), (bits & ~low) | (half + 1)])
+    x = np.concatenate([bits, ties]).view(np.float32)
+    x = x[~np.isnan(x)]
+    fast = D._cast_float32(x)
+    assert fast is not None
+    out, _ = D.E.from_float64(x.astype(np.float64), **D._kw)
+    assert _same(fast, D._val(out))
+    assert D._cast_float32(np.array([1.0, np.nan], np.float32)) is None
+    assert domain(name, rounding="rtz")._cast_float32(x) is None
+    # the flags it raises are the emulator's, on samples that raise some or none
+    tiny = np.float32(2.0 ** domain(name).format.emin)
+    for sample in (x[:5000], np.array([1.0, 2.0, -0.5], np.float32), np.array([3e38, 1.0], np.float32),
+                   np.array([tiny * 0.75, 1.0], np.float32), np.array([tiny * 0.5, -tiny], np.float32),
+                   np.array([tiny * (1 - 2.0 ** -20)], np.float32), x[np.abs(x) < tiny][:100]):
+        for tininess in ("after", "before"):
+            Dt = domain(name, tininess=tininess)
+            with Dt.collect_flags() as got:
+                Dt._cast_float32(sample)
+            _, fl = Dt.E.from_float64(sample.astype(np.float64), **Dt._kw)
+            assert got == flags_dict(fl.summary()), (sample[:4], got)

@@ -83,6 +83,18 @@ def _fast_fma(x, y, z, out):
         out[i] = _fma32_rto(x[i], y[i], z[i])
 
 
+@njit(**_NJ)
+def _cast_flags(x, w, tiny):
+    """float32 data x and their rounded values w: whether some were inexact, some
+    overflowed (finite to inf), some lie below the normal range (nonzero, < tiny)."""
+    inexact = overflow = small = False
+    for i in range(x.size):
+        inexact |= w[i] != x[i]
+        overflow |= math.isinf(w[i]) and not math.isinf(x[i])
+        small |= (abs(x[i]) < tiny) and x[i] != 0
+    return inexact, overflow, small
+
+
 def _max_without_nan(b, fmt):
     """Row maxima of encodings b (R, n) with IEEE 754-2019 maximum semantics
     (-0 < +0), or None when a row holds a NaN (the reference then picks the
@@ -184,6 +196,9 @@ class _IEEEDomain(Domain):
         if arr.dtype.kind == "b":
             raise UnsupportedOption(f"asarray[{self.label}]: boolean data is not numeric")
         if arr.dtype.kind == "f":
+            fast = self._cast_float32(arr)
+            if fast is not None:
+                return fast
             out, fl = self.E.from_float64(arr.astype(np.float64), **self._kw)
             self._log(fl)
             return self._val(out)
@@ -204,6 +219,30 @@ class _IEEEDomain(Domain):
             acc |= f.summary()
         self._log(acc)
         return self._val(out)
+
+    def _cast_float32(self, arr):
+        """float32 data (model weights) rounded to nearest even into binary16/bfloat16 by
+        numpy's (ml_dtypes') cast, or None (NaN, another mode, FTZ/DAZ): for every
+        float32 but NaN that cast gives the emulator's bits (checked over all 2^32).
+        The flags, where someone observes them: inexact and overflow from the values,
+        the rest from the emulator on the inputs below the normal range (only those can
+        underflow)."""
+        o = self._opts
+        if (arr.dtype != np.float32 or self.format.bits != 16 or o["rounding"] != "rne" or o["ftz"]
+                or o["daz"] or np.isnan(arr).any()):
+            return None
+        with np.errstate(over="ignore"):
+            out = arr.astype(self.vdtype)
+        if trace.watch() is not None:
+            x = np.ascontiguousarray(arr).ravel()
+            inexact, overflow, tiny = _cast_flags(x, out.astype(np.float32).ravel(),
+                                                  np.float32(2.0 ** self.format.emin))
+            fl = (C.INEXACT if inexact else 0) | (C.OVERFLOW | C.INEXACT if overflow else 0)
+            if tiny:
+                t = (np.abs(x) < 2.0 ** self.format.emin) & (x != 0)
+                fl |= self.E.from_float64(x[t].astype(np.float64), **self._kw)[1].summary()
+            self._log(fl)
+        return out
 
     def to_fraction(self, x):
         bits = self._bits(x)
@@ -407,6 +446,12 @@ class _IEEEDomain(Domain):
 
     def _widen(self, x):
         """Storage values as binary32 storage (exact; DAZ applied as the domain reads them)."""
+        if not self._kw["daz"]:
+            # without DAZ every value but NaN widens to itself, and numpy's (ml_dtypes')
+            # cast is that exact widening; NaN payloads follow the preset: the emulator
+            w = np.asarray(x).astype(np.float32)
+            if not np.isnan(w).any():
+                return w
         return self._as64(x).astype(np.float32)
 
     def _on_wide(self, fn, *args):
