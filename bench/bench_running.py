@@ -8,7 +8,10 @@ measured in the same run.
     python bench/bench_running.py --domains float32 --profile 25   # cProfile of the Running run
     python bench/bench_running.py --digests d.json        # hashes of every node's bounds (bit-for-bit checks)
 
-Ratios only; nothing is asserted."""
+On a shared machine, OPENBLAS_NUM_THREADS=1 gives steadier comparisons (two BLAS
+threads slow down many times when the other core is busy). Digests compare
+equal only between runs with the same BLAS and thread count: BLAS's float64
+sums are the shadow's and the bounds'. Ratios only; nothing is asserted."""
 import argparse
 import cProfile
 import hashlib
