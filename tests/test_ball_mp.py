@@ -223,3 +223,35 @@ def test_repeated_arb_calls_are_stable():
         b = res[0].tobytes()
         first = first or b
         assert b == first
+
+
+@pytest.mark.parametrize("state", ["ftz+daz", "rdn", "ftz+daz+rup"])
+def test_ball_results_do_not_depend_on_the_host_mxcsr(state):
+    """Radii are float64 arithmetic: a host with flush-to-zero or another rounding
+    mode must not change them (the domain and its kernel threads set the default)."""
+    from fpsem import fpenv
+    if not fpenv.SUPPORTED:
+        pytest.skip("MXCSR is x86-64 only")
+    import fpsem
+    from fpsem.value import raw
+    csr = {"ftz+daz": fpenv.compose(ftz=True, daz=True), "rdn": fpenv.compose(rounding="rdn"),
+           "ftz+daz+rup": fpenv.compose(ftz=True, daz=True, rounding="rup")}[state]
+    B = fpsem.domain("ball", prec=128)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 40)) * 1e-300          # tiny values: subnormal radii
+    w = rng.standard_normal((40, 9))
+
+    def chain():
+        h = B.dot(B.asarray(x), B.asarray(w))
+        g = B.tanh(B.mul(h, B.const("0.5")))
+        m = B.max(g, axis=1, keepdims=True)
+        s = B.sum(B.exp(B.sub(g, m)), axis=1)
+        return raw(g).v.tobytes() + raw(s).v.tobytes() + raw(h).v.tobytes()
+    ref = chain()
+    saved = fpenv.mxcsr()
+    try:
+        fpenv.set_mxcsr(csr)
+        got = chain()
+    finally:
+        fpenv.set_mxcsr(saved)
+    assert got == ref

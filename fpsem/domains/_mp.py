@@ -40,6 +40,9 @@ try:
 except ImportError:  # pragma: no cover - numba is a declared dependency
     numba = None
 
+from ..fpenv import DEFAULT as _DEFCSR
+from ..fpenv import nb_set_mxcsr, nb_swap_mxcsr
+
 _U32 = 0xFFFFFFFF
 _SLACK = 1.0 + 2.0 ** -49
 _TINY = 2.0 ** -1070
@@ -190,6 +193,7 @@ def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb):
     W = Da + Db
     nch = _nch(n)
     for c in prange(nch):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         w = np.zeros(W, np.uint64)
         for i in range(c * n // nch, (c + 1) * n // nch):
             p = xa[i] if xa.shape[0] else i
@@ -218,6 +222,7 @@ def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb):
             if inexact:
                 rad += math.ldexp(1.0, ee) if ee > -1074 else 5e-324
             r[i] = _up(rad)
+        nb_set_mxcsr(_old)
 
 
 @njit(cache=True)
@@ -333,6 +338,7 @@ def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb, negb):
     Wmax = Ma.shape[1] + Mb.shape[1] + M.shape[1] + 8
     nch = _nch(n)
     for c in prange(nch):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         bx = np.zeros(Wmax, np.int64)
         by = np.zeros(Wmax, np.int64)
         w = np.zeros(Wmax, np.int64)
@@ -340,6 +346,7 @@ def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb, negb):
             p = xa[i] if xa.shape[0] else i
             q = xb[i] if xb.shape[0] else i
             _add_into(Ma, ea, sa, ra, p, Mb, eb, sb, rb, q, negb, M, e, s, r, i, bx, by, w)
+        nb_set_mxcsr(_old)
 
 
 @njit(cache=True)
@@ -398,6 +405,7 @@ def k_to_f64(M, e, s, r, double):
     parts = 2 if double else 1
     nch = _nch(n)
     for c in prange(nch):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         for i in range(c * n // nch, (c + 1) * n // nch):
             if r[i] != r[i] or r[i] == np.inf:
                 rr[i] = np.inf
@@ -421,6 +429,7 @@ def k_to_f64(M, e, s, r, double):
             if top - 53 * parts < -1000:
                 rem += 4e-323
             rr[i] = _up(r[i] + rem)
+        nb_set_mxcsr(_old)
     return m, m2, rr
 
 
@@ -431,6 +440,7 @@ def k_sum_rows(M, e, s, r, R, n, Mo, eo, so, ro):
     Wmax = M.shape[1] + 2 * Dout + 8
     nch = _nch(R)
     for c in prange(nch):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         aM = np.zeros((2, Dout), np.uint32)
         ae = np.zeros(2, np.int64)
         as_ = np.zeros(2, np.int64)
@@ -453,6 +463,7 @@ def k_sum_rows(M, e, s, r, R, n, Mo, eo, so, ro):
             eo[i] = ae[cur]
             so[i] = as_[cur]
             ro[i] = ar[cur]
+        nb_set_mxcsr(_old)
 
 
 @njit(cache=True)
@@ -522,6 +533,7 @@ def k_max_rows(M, e, s, r, R, n, Mo, eo, so, ro):
     of reals in the balls (max(x_j) >= x* >= m* - r*, and x_j <= m_j + r_j)."""
     nch = _nch(R)
     for c in prange(nch):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         for i in range(c * R // nch, (c + 1) * R // nch):
             best = i * n
             for j in range(1, n):
@@ -537,6 +549,7 @@ def k_max_rows(M, e, s, r, R, n, Mo, eo, so, ro):
                 if k != best:
                     rad = max(rad, _reach(M, e, s, r, k, best))
             ro[i] = rad
+        nb_set_mxcsr(_old)
 
 
 @njit(cache=True)
@@ -608,6 +621,7 @@ def k_rows_limbs(M, e, s, r, B, m, k, frac_bits, L, width):
     rad = np.zeros((B, m, k))
     none = -(1 << 62)
     for bi in prange(B * m):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         b = bi // m
         i = bi % m
         base = (b * m + i) * k
@@ -644,6 +658,7 @@ def k_rows_limbs(M, e, s, r, B, m, k, frac_bits, L, width):
             if trunc:
                 rr = _up(rr + (math.ldexp(1.0, lsb) if lsb > -1074 else 5e-324))
             rad[b, i, j] = rr
+        nb_set_mxcsr(_old)
     return A, erow, rad
 
 
@@ -711,8 +726,10 @@ def k_split_cols(w, bits, T):
         hi = np.zeros(n)
         if colmajor:
             for j in prange(n):
+                _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
                 for i in range(k):
                     hi[j] = max(hi[j], abs(float(w[b, i, j])))
+                nb_set_mxcsr(_old)
         else:
             for i in range(k):
                 for j in range(n):
@@ -725,6 +742,7 @@ def k_split_cols(w, bits, T):
         left = np.zeros(n, np.bool_)
         if colmajor:
             for j in prange(n):
+                _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
                 for i in range(k):
                     wf = float(w[b, i, j])
                     x = wf * sc[j]                 # a power of 2: exact unless it underflows
@@ -734,9 +752,11 @@ def k_split_cols(w, bits, T):
                         continue
                     if abs(x) < 2.0 ** -900 or _slice1(x, V, 0, b, i, j, T, scale):
                         left[j] = True
+                nb_set_mxcsr(_old)
         else:
             lft = np.zeros((k, n), np.bool_)
             for i in prange(k):
+                _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
                 for j in range(n):
                     wf = float(w[b, i, j])
                     x = wf * sc[j]
@@ -746,6 +766,7 @@ def k_split_cols(w, bits, T):
                         continue
                     if abs(x) < 2.0 ** -900 or _slice1(x, V, 0, b, i, j, T, scale):
                         lft[i, j] = True
+                nb_set_mxcsr(_old)
             for i in range(k):
                 for j in range(n):
                     if lft[i, j]:
@@ -767,6 +788,7 @@ def k_from_digits16(dig, g, rad, M, e, s, r):
     W = (16 * (D1 + 4)) // 32 + 2
     nch = _nch(n)
     for c in prange(nch):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         w = np.zeros(W, np.int64)
         d16 = np.zeros(D1 + 4, np.int64)
         for i in range(c * n // nch, (c + 1) * n // nch):
@@ -802,6 +824,7 @@ def k_from_digits16(dig, g, rad, M, e, s, r):
             if inexact:
                 rr = rr + (math.ldexp(1.0, ee) if ee > -1074 else 5e-324)
             r[i] = _up(rr)
+        nb_set_mxcsr(_old)
 
 
 @njit(cache=True, parallel=True)
@@ -811,10 +834,12 @@ def k_acc_digits(P, dig, d, r):
     n = P.shape[0]
     nch = _nch(n)
     for c in prange(nch):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         for i in range(c * n // nch, (c + 1) * n // nch):
             p = np.int64(P[i])
             dig[d, i] += (p & 0xFFFFFFFF) << r
             dig[d + 2, i] += (p >> 32) << r
+        nb_set_mxcsr(_old)
 
 
 @njit(cache=True, parallel=True)
@@ -823,6 +848,7 @@ def k_carry16(dig):
     D, n = dig.shape
     nch = _nch(n)
     for c in prange(nch):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         lo = c * n // nch
         hi = (c + 1) * n // nch
         for d in range(D - 1):          # digit-major: contiguous rows of dig
@@ -830,6 +856,7 @@ def k_carry16(dig):
                 cy = dig[d, i] >> 16
                 dig[d, i] -= cy << 16
                 dig[d + 1, i] += cy
+        nb_set_mxcsr(_old)
 
 
 @njit(cache=True, parallel=True)
@@ -840,6 +867,7 @@ def k_trim(M, e, s, r, Mo, eo, so, ro):
     cut = D - Dout
     nch = _nch(n)
     for c in prange(nch):
+        _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
         for i in range(c * n // nch, (c + 1) * n // nch):
             for j in range(Dout):
                 Mo[i, j] = M[i, cut + j]
@@ -857,6 +885,7 @@ def k_trim(M, e, s, r, Mo, eo, so, ro):
                 ro[i] = r[i]
             if M[i, D - 1] == 0:
                 eo[i] = 0
+        nb_set_mxcsr(_old)
 
 
 # ---------------------------------------------------------------------------------
@@ -1051,6 +1080,7 @@ if numba is not None:
         nch = min(_nch(n), tmp.shape[0])
         f = fp[_F_FN0 + fn]
         for c in prange(nch):
+            _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
             x = tmp[c].ctypes.data
             y = x + 48
             z = x + 96
@@ -1066,12 +1096,14 @@ if numba is not None:
             _c_v1(fp[_F_CLEAR], x)
             _c_v1(fp[_F_CLEAR], y)
             _c_v1(fp[_F_FMPZ_CLEAR], z)
+            nb_set_mxcsr(_old)
 
     @njit(cache=True, parallel=True)
     def k_mat(fp, Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, k, n, prec, Mo, eo, so, ro, bad, tmp):
         """(B, m, k) @ (B, k, n) by Arb's arb_mat_mul, batches in parallel; tmp (B, 64):
         per batch three arb_mat structs (opaque, < 128 bytes each) and an fmpz."""
         for b in prange(B):
+            _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
             A = tmp[b].ctypes.data
             Bm = A + 128
             C = A + 256
@@ -1093,6 +1125,7 @@ if numba is not None:
             _c_v1(fp[_F_MAT_CLEAR], Bm)
             _c_v1(fp[_F_MAT_CLEAR], C)
             _c_v1(fp[_F_FMPZ_CLEAR], z)
+            nb_set_mxcsr(_old)
 
 
 def arb_apply(v, fn, prec, Dout=None):

@@ -56,6 +56,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .. import fpenv
 from ..domain import Accuracy, Domain, to_fraction_scalar
 from ..errors import FpsemError, NotRepresentable, UnsupportedOp, UnsupportedOption
 from . import _mp
@@ -690,6 +691,17 @@ class BallDomain(Domain):
             return {"algorithm": "exact float64 BLAS products of fixed-point slices (Ozaki) for a point "
                                  "operand; arb_mat otherwise", "order": "irrelevant (enclosure of the real product)"}
         return {"library": "FLINT/Arb via python-flint", "precision": self.prec}
+
+
+# Every primitive and view runs under the default MXCSR whatever the caller's: the
+# radii are float64 sums and products rounded to nearest (see _mp), and a host with
+# flush-to-zero would drop tiny radii to 0 (the compiled kernels' threads set it too).
+for _name, _fn in list(vars(BallDomain).items()):
+    if callable(_fn) and (_name.startswith("_impl_") or _name in (
+            "to_float64", "mid_rad", "radius", "width", "to_fraction", "to_fraction_or_inf",
+            "contains", "hull", "ball")):
+        setattr(BallDomain, _name, fpenv.host_independent(_fn))
+del _name, _fn
 
 
 # ---------------------------------------------------------------------------------
