@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fpsem
-from bridges.running import RV, Running, local_stats
+from fpsem.bridges.running import RV, Running, local_stats
 from fpsem.domains.ieee import IEEE32Domain
 from fpsem.value import raw
 

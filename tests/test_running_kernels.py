@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import fpsem
-from bridges import _running_kernels as K
-from bridges import running as R
-from bridges._num import abs_diff_up
-from bridges.running import RV, Running, _Track, _up_add, local_stats
+from fpsem.bridges import _running_kernels as K
+from fpsem.bridges import running as R
+from fpsem.bridges._num import abs_diff_up
+from fpsem.bridges.running import RV, Running, _Track, _up_add, local_stats
 from fpsem.value import raw
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
