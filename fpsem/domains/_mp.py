@@ -419,7 +419,7 @@ def k_to_f64(M, e, s, r, double):
                 rr[i] = np.inf
                 continue
             p1 = 32 * D - 53
-            m[i] = sg * math.ldexp(float(_bits53(M, i, p1)), e[i] + p1)
+            m[i] = _f53(M, e, s, i)                # the top 53 bits, truncated
             if double:
                 p2 = p1 - 53
                 m2[i] = sg * math.ldexp(float(_bits53(M, i, p2)), e[i] + p2)
@@ -554,7 +554,9 @@ def k_max_rows(M, e, s, r, R, n, Mo, eo, so, ro):
 
 @njit(cache=True)
 def k_max2(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb):
-    """Elementwise max of two equal-digit mp arrays (the rule of k_max_rows)."""
+    """Elementwise max of two equal-digit mp arrays: the ball of the larger midpoint
+    with radius max(ra, rb) (max(x, y) >= x_big >= m_big - r_big, and
+    max(x, y) <= m_big + max(ra, rb) since the other midpoint is not above m_big)."""
     n = M.shape[0]
     for i in range(n):
         p = xa[i] if xa.shape[0] else i
@@ -662,6 +664,15 @@ def k_rows_limbs(M, e, s, r, B, m, k, frac_bits, L, width):
     return A, erow, rad
 
 
+@njit(cache=True, inline="always")
+def _hilo(a, hi, lo, j):
+    """Column j's largest magnitude and smallest nonzero one so far."""
+    if a > hi[j]:
+        hi[j] = a
+    if a > 0.0 and a < lo[j]:
+        lo[j] = a
+
+
 @njit(cache=True)
 def k_span(w, mant):
     """Bits that every column of w (B, k, n) spans: exponent of its largest
@@ -677,19 +688,11 @@ def k_span(w, mant):
         if colmajor:
             for j in range(n):
                 for i in range(k):
-                    a = abs(float(w[b, i, j]))
-                    if a > hi[j]:
-                        hi[j] = a
-                    if a > 0.0 and a < lo[j]:
-                        lo[j] = a
+                    _hilo(abs(float(w[b, i, j])), hi, lo, j)
         else:
             for i in range(k):
                 for j in range(n):
-                    a = abs(float(w[b, i, j]))
-                    if a > hi[j]:
-                        hi[j] = a
-                    if a > 0.0 and a < lo[j]:
-                        lo[j] = a
+                    _hilo(abs(float(w[b, i, j])), hi, lo, j)
         for j in range(n):
             if hi[j] > 0.0:
                 _, et = math.frexp(hi[j])
@@ -699,9 +702,16 @@ def k_span(w, mant):
 
 
 @njit(cache=True, inline="always")
-def _slice1(x, V, t0, b, i, j, T, scale):
-    """Cut x (|x| < 2^bits, exact) into T integer slices V[t, b, i, j]; True when
-    something is left below the last one."""
+def _split1(wf, scj, V, b, i, j, T, scale):
+    """Cut one element wf of column j, scaled by the column's power of 2 scj (exact
+    unless it underflows), into T integer slices V[t, b, i, j] (|.| < 2^bits). True
+    when something is left below the last slice; an element that underflows or comes
+    out tiny is left whole to the column's rest bound, which covers it."""
+    x = wf * scj
+    if x == 0.0:
+        return wf != 0.0
+    if abs(x) < 2.0 ** -900:
+        return True
     for t in range(T):
         v = math.trunc(x)
         V[t, b, i, j] = v
@@ -744,13 +754,7 @@ def k_split_cols(w, bits, T):
             for j in prange(n):
                 _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
                 for i in range(k):
-                    wf = float(w[b, i, j])
-                    x = wf * sc[j]                 # a power of 2: exact unless it underflows
-                    if x == 0.0:
-                        if wf != 0.0:
-                            left[j] = True         # underflowed: far below 2^(E - bits T)
-                        continue
-                    if abs(x) < 2.0 ** -900 or _slice1(x, V, 0, b, i, j, T, scale):
+                    if _split1(float(w[b, i, j]), sc[j], V, b, i, j, T, scale):
                         left[j] = True
                 nb_set_mxcsr(_old)
         else:
@@ -758,13 +762,7 @@ def k_split_cols(w, bits, T):
             for i in prange(k):
                 _old = nb_swap_mxcsr(_DEFCSR)     # the host's MXCSR must not matter (fpsem.fpenv)
                 for j in range(n):
-                    wf = float(w[b, i, j])
-                    x = wf * sc[j]
-                    if x == 0.0:
-                        if wf != 0.0:
-                            lft[i, j] = True
-                        continue
-                    if abs(x) < 2.0 ** -900 or _slice1(x, V, 0, b, i, j, T, scale):
+                    if _split1(float(w[b, i, j]), sc[j], V, b, i, j, T, scale):
                         lft[i, j] = True
                 nb_set_mxcsr(_old)
             for i in range(k):

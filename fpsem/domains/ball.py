@@ -145,10 +145,7 @@ _u_erf = _ufunc(lambda a: a.erf(), 1, 1)
 _u_sin = _ufunc(lambda a: a.sin(), 1, 1)
 _u_cos = _ufunc(lambda a: a.cos(), 1, 1)
 _u_abs = _ufunc(lambda a: abs(a), 1, 1)
-_u_neg = _ufunc(lambda a: -a, 1, 1)
 _b_union = _ufunc(lambda a, b: a.union(b), 2, 1)
-_b_max = _ufunc(lambda a, b: a.max(b), 2, 1)
-_b_min = _ufunc(lambda a, b: a.min(b), 2, 1)
 _b_lt = _ufunc(lambda a, b: a < b, 2, 1)
 _b_le = _ufunc(lambda a, b: a <= b, 2, 1)
 _b_eq = _ufunc(lambda a, b: a == b, 2, 1)
@@ -524,6 +521,11 @@ class BallDomain(Domain):
         with self._wp():
             return self._back(_objarr(_u_fix(fn(self._o(x)))))
 
+    def _arb_prec(self, acc):
+        """Arb's working precision for operands whose midpoints carry `acc` bits above
+        their radii: acc + 40, at least 64, at most prec (inf, exact operands: prec)."""
+        return self.prec if not math.isfinite(acc) else int(min(self.prec, max(64, acc + 40)))
+
     def _fn(self, code, x, general):
         """Arb's function `code` on every ball of x from compiled code, at the
         precision the balls carry (their midpoints' bits above their radii, + 40,
@@ -533,9 +535,7 @@ class BallDomain(Domain):
         xv = self._v(x)
         D = self._dout(xv)
         v = self._m(xv, D)
-        acc = _acc(v)
-        prec = self.prec if not math.isfinite(acc) else int(min(self.prec, max(64, acc + 40)))
-        res = _mp.arb_apply(v, code, prec, D)
+        res = _mp.arb_apply(v, code, self._arb_prec(_acc(v)), D)
         if res is None or res[1].any():
             return None if general is None else general(xv)
         return Ball(_taper(res[0]))
@@ -673,10 +673,7 @@ class BallDomain(Domain):
             return Ball(_taper(np.ascontiguousarray(np.swapaxes(t, 1, 2))))
         D = self._dout(a, b)
         ma, mb = self._m(a, D), self._m(b, D)
-        # Arb's working precision: the operands' bits above their radii (+ 40)
-        acc = max(_acc(ma), _acc(mb))
-        prec = self.prec if not math.isfinite(acc) else int(min(self.prec, max(64, acc + 40)))
-        out = _mp.arb_matmul(ma, mb, prec, D)
+        out = _mp.arb_matmul(ma, mb, self._arb_prec(max(_acc(ma), _acc(mb))), D)
         if out is not None:
             return Ball(_taper(out))
         with self._wp():
@@ -769,8 +766,7 @@ def _taper(v, guard=40):
     does the cost of every later primitive (Arb's matrix products do the same)."""
     if v.size == 0 or not _mp.is_mp(v):
         return v
-    M, e, s, r = _mp.fields(v)
-    acc = _mp.k_acc_bits(M, e, r)
+    acc = _acc(v)
     if not math.isfinite(acc):
         return v
     need = _mp.digits_for(max(64.0, acc + guard))
