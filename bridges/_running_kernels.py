@@ -25,7 +25,7 @@ from numba.extending import overload
 
 from fpsem.emu._kernels import bits_f32, bits_f64, f64_bits
 
-_NJ = dict(cache=True, error_model="numpy")
+_NJ = dict(cache=True, nogil=True, error_model="numpy")
 INF = math.inf
 
 # loc modes (_Track.loc): by the declared accuracy of the primitive

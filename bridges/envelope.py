@@ -17,6 +17,9 @@ agreement.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
+import functools
 import json
 import math
 import time
@@ -29,6 +32,8 @@ from fpsem.errors import FpsemError
 from fpsem.value import Value, raw
 from fpsem.registry import domain as make_domain
 from fpsem.semantics import bit_promise, companions, default_reference
+from fpsem import threads as _threads
+from fpsem import trace
 
 from . import apriori as _ap
 from .running import RV, Running, local_stats
@@ -119,7 +124,7 @@ def _fmean(a):
 RESOLVE = 1e-2
 
 
-def node_stats(name, index, D, f, ref: RefData, ref_label, ap=None) -> NodeStats:
+def node_stats(name, index, D, f, ref: RefData, ref_label, ap=None, hash=None) -> NodeStats:
     """Compare float64 image `f` of a float domain's node with the reference.
 
     Observed errors are |f - point| against the reference's point; with an
@@ -133,7 +138,7 @@ def node_stats(name, index, D, f, ref: RefData, ref_label, ap=None) -> NodeStats
     fmt = D.format
     st = NodeStats(name=name, domain=D.label, index=index, shape=tuple(f.shape), size=int(f.size),
                    reference=ref_label if ref.rigorous else f"{ref_label} (not rigorous)",
-                   rigorous=ref.rigorous, hash=bits_hash(f))
+                   rigorous=ref.rigorous, hash=bits_hash(f) if hash is None else hash)
     finite = np.isfinite(f)
     st.nonfinite = int((~finite).sum())
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -679,19 +684,27 @@ def run_domains(model, inputs=None, domains=("ieee32",), reference="auto", *, co
                 keep_outputs=keep_outputs, forward_kw=forward_kw)
     if not getattr(R, "auto", False):
         return _run_once(spec, Ds, R, **args)
-    # the precision of an 'auto' ball: predicted from a cheap probe, then checked
-    t0 = time.perf_counter()
-    bits, probe_note = auto_precision(spec, R, Ds, progress=progress)
-    probe_s = time.perf_counter() - t0
+    # the precision of an 'auto' ball: predicted from a cheap probe (on the
+    # reference's thread, while the float domains run), then checked
+    probe = {}
+
+    def probed():
+        t0 = time.perf_counter()
+        probe["bits"], probe["note"] = auto_precision(spec, R, Ds, progress=progress)
+        probe["s"] = time.perf_counter() - t0
+        return R.replace(prec=probe["bits"])
+
     passes = []
+    make_R = probed
     for _attempt in range(3):
-        env = _run_once(spec, Ds, R.replace(prec=bits), **args)
+        env = _run_once(spec, Ds, R, make_R=make_R, **args)
         short = _precision_deficit(env)
-        passes.append(bits)
+        passes.append(env.reference_bits)
         if short <= 0:
             break
-        bits = int(min(65536, bits + short + 16))
-    env.timings["auto-precision probe"] = probe_s
+        make_R = functools.partial(R.replace, prec=int(min(65536, env.reference_bits + short + 16)))
+    probe_note = probe["note"]
+    env.timings["auto-precision probe"] = probe["s"]
     env.reference_bits = passes[-1]
     env.notes.append(f"reference precision chosen automatically: {probe_note}; "
                      + (f"ran at {passes[-1]} bits" if len(passes) == 1 else
@@ -831,39 +844,135 @@ def _sampled_mid_rad(D, x, sample):
     return m, r
 
 
-def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=False, forward_kw=None):
+#: run the reference on a second thread while the float domains run on the caller's
+#: (False: one after the other; the results are the same bit for bit)
+CONCURRENT = True
+
+
+class _Stopped(Exception):
+    """The caller stopped the reference run (an error or an interrupt)."""
+
+
+class _RefRun:
+    """The reference forward, kept compactly node by node: on a thread of its own
+    while the caller runs the float domains (their statistics need each node's
+    reference only once it is there), or inline. The reference domain comes from
+    make_R, run first on that thread (the auto-precision probe goes there too)."""
+
+    def __init__(self, spec, make_R, rkind, double, progress, forward_kw):
+        self.spec, self.make_R, self.rkind, self.double = spec, make_R, rkind, double
+        self.progress, self.forward_kw = progress, forward_kw
+        self.refs, self.index = {}, {}
+        self.R = self.out = self.nodes = self.seconds = self.error = None
+        self.stop = self.done = False
+        self.thread = None
+
+    def _on_ref(self, name, x):
+        if self.stop:
+            raise _Stopped
+        d = reference_data(self.R, x, self.rkind, double=self.double)
+        self.index[name] = len(self.index)
+        self.refs[name] = d          # published last: a reader that sees it sees the index
+
+    def _run(self):
+        try:
+            self.R = self.make_R()
+            self.out, self.nodes, self.seconds = record(self.spec, self.R, self._on_ref, self.progress,
+                                                        self.forward_kw)
+        except BaseException as e:   # handed to the caller by wait()
+            self.error = e
+        finally:
+            self.done = True
+
+    def start(self, concurrent):
+        if concurrent:
+            import contextvars
+            import threading
+            ctx = contextvars.copy_context()      # the caller's trace scope and progress
+            self.thread = threading.Thread(target=ctx.run, args=(self._run,), name="fpsem-reference",
+                                           daemon=True)
+            self.thread.start()
+        else:
+            self._run()
+
+    def check(self):
+        """Raise the reference's error now, if it has one (no waiting)."""
+        if self.error is not None and not isinstance(self.error, _Stopped):
+            raise self.error
+
+    def wait(self):
+        if self.thread is not None:
+            while self.thread.is_alive():
+                self.thread.join(0.2)        # short waits: an interrupt is seen at once
+        self.check()
+
+    def cancel(self):
+        self.stop = True
+
+
+def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=False, forward_kw=None,
+              make_R=None):
+    """One run of the reference R and of every float domain. The float domains run
+    one after the other on the caller's thread, the reference beside them on a
+    second one (unless CONCURRENT is off or R is bound to its thread); each float
+    node's statistics are taken once the reference has that node. make_R, if given,
+    is called on the reference's thread and returns the domain to run (R with its
+    precision chosen by a probe)."""
+    make_R = make_R or (lambda: R)
     rkind = reference_kind(R)
     double = any(D.format.p > 30 for D in Ds) and rkind == "enclosure"
     keep_all = keep == "all"
     keep = set() if keep_all else set(keep or ())
     timings = {}
     notes = list(spec.notes)
+    # an observer of the caller sees every call in order: then one thread
+    concurrent = CONCURRENT and not R.thread_bound and trace.watch() is None
+    ref = _RefRun(spec, make_R, rkind, double, progress, forward_kw)
+    ctx = _threads.blas_one_thread() if concurrent else contextlib.nullcontext()
+    try:
+        with ctx:
+            ref.start(concurrent)
+            ref.check()
+            env = _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress,
+                                  forward_kw, timings, notes)
+    except BaseException:
+        ref.cancel()
+        raise
+    env.outputs = {}
+    if keep_outputs:
+        env.outputs = dict(env._outs)
+        env.outputs[ref.R.label] = ref.out
+    del env._outs
+    try:
+        from fpsem.io import arrays_sha256
+        env.inputs = {"inputs_sha256": arrays_sha256(spec.inputs)}
+    except (TypeError, ValueError):  # inputs that are not arrays (a callable's own objects)
+        env.inputs = {}
+    return env
 
-    # 1. the reference, kept compactly
-    refs = {}
 
-    def on_ref(name, x):
-        refs[name] = reference_data(R, x, rkind, double=double)
-
-    outputs = {}
-    outputs[R.label], nodes, timings[R.label] = record(spec, R, on_ref, progress, forward_kw)
-    if not nodes:
-        raise FpsemError(f"model {spec.name} tapped no nodes and returned no domain value")
-    dnode = None
-    if decision == "auto":
-        dnode = "logits" if "logits" in refs else nodes[-1]
-    elif decision:
-        if decision not in refs:
-            raise UnknownNode(f"decision node {decision!r} was not recorded; nodes: {', '.join(nodes[:8])}...")
-        dnode = decision
-
-    # 2. every float domain, streaming
+def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, forward_kw, timings, notes):
+    refs = ref.refs
     stats, hashes = {}, {}
     tensors = {}
     first_vals = {}   # compact values of the first float domain, for divergence detail
     divergences = []
-    dec_float = {}
+    held = {}         # (label, name) -> float values kept for the decision
+    pending = collections.deque()   # (label, name, f, ap, hash): waiting for the reference's node
+    outs = {}
     want_first = len(Ds) > 1
+
+    def finish(label, D, name, f, ap, h):
+        r = refs.get(name)
+        if r is None:
+            notes.append(f"{label}: node {name} not recorded by the reference; skipped")
+            return
+        stats[label][name] = node_stats(name, ref.index[name], D, f, r, ref.R.label, ap, hash=h)
+
+    def drain(all_=False):
+        while pending and (all_ or pending[0][2] in refs):
+            finish(*pending.popleft())
+
     for di, D in enumerate(Ds):
         RD = Running(D) if apriori else None
         if RD is not None and not RD.usable:
@@ -873,35 +982,32 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=Fa
         if label in stats:
             raise FpsemError(f"domain {label} given twice")
         st_d, h_d = {}, {}
+        stats[label], hashes[label] = st_d, h_d
         divs = [Divergence(Ds[0].label, label, None, note=bit_promise(Ds[0], D))] if di > 0 else []
-        index = {n: i for i, n in enumerate(nodes)}
 
-        def on_node(name, x, D=D, RD=RD, probe=probe, st_d=st_d, h_d=h_d, di=di, divs=divs, index=index):
+        def on_node(name, x, D=D, RD=RD, probe=probe, h_d=h_d, di=di, divs=divs, label=label):
+            ref.check()
             if RD is not None:
                 rv = raw(x)
                 ap = _running_apriori(RD, rv)
                 RD.rebase(rv)       # the next nodes start from this node's float values
                 x = Value(D, rv.f)
             f = D.point(x)
-            ref = refs.get(name)
-            if ref is None:
-                notes.append(f"{D.label}: node {name} not recorded by the reference; skipped")
-                return
             if RD is None:
                 ap = _ap.node_apriori(probe[0], x, f)
-            s = node_stats(name, index[name], D, f, ref, R.label, ap)
-            st_d[name] = s
-            h_d[name] = s.hash
+            h = bits_hash(np.asarray(f, dtype=np.float64))
+            h_d[name] = h
             if keep_all or name in keep:
-                tensors[(D.label, name)] = f.copy()
-            if name == dnode:
-                lo, hi = _float_bounds(f, ref) if ref.rigorous else (f, f)
-                dec_float[D.label] = tuple(_rows(v, spec.decision_axis) for v in (lo, hi, f))
+                tensors[(label, name)] = np.array(f, dtype=np.float64)
+            held[label] = (name, f)                       # the last node, for decision="auto"
+            if name == decision or name == "logits":
+                held[(label, name)] = f
+            pending.append((label, D, name, _compact(f, D), ap, h))
             if want_first and di == 0:
                 first_vals[name] = _compact(f, D)
             elif di > 0:
                 dv = divs[0]
-                if hashes[Ds[0].label].get(name) != s.hash:
+                if hashes[Ds[0].label].get(name) != h:
                     dv.diverged_nodes.append(name)
                     if dv.node is None:
                         a = first_vals.get(name)
@@ -915,26 +1021,56 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=Fa
                                 dv.a_value, dv.b_value = float(a.ravel()[w]), float(f.ravel()[w])
                 elif dv.node is None:
                     dv.agreeing_nodes += 1
+            drain()
 
         if RD is not None:
             out, names_d, timings[label] = record(spec, RD, on_node, progress, forward_kw)
-            outputs[label] = _unrun(out, D)
+            outs[label] = _unrun(out, D)
         else:
             with _ap.probing(D, apriori) as probe[0]:
-                outputs[label], names_d, timings[label] = record(spec, D, on_node, progress, forward_kw)
-        if names_d != nodes:
-            missing = [n for n in nodes if n not in names_d]
-            notes.append(f"{label}: node sequence differs from the reference's"
-                         + (f" (missing {', '.join(missing[:5])})" if missing else ""))
+                outs[label], names_d, timings[label] = record(spec, D, on_node, progress, forward_kw)
         if probe[0] is not None and probe[0].errors:
             notes.append(f"{label}: a-priori probe skipped some dots: {probe[0].errors[0]}")
-        stats[label], hashes[label] = st_d, h_d
+        held[(label, "names")] = names_d
         for dv in divs:
             if dv.node is None:
                 dv.note = "bit-identical at every node"
             divergences.append(dv)
     first_vals.clear()
 
+    ref.wait()
+    R, nodes = ref.R, ref.nodes
+    timings[R.label] = ref.seconds
+    if not nodes:
+        raise FpsemError(f"model {spec.name} tapped no nodes and returned no domain value")
+    drain(all_=True)
+    for D in Ds:
+        names_d = held.get((D.label, "names"), [])
+        if names_d != nodes:
+            missing = [n for n in nodes if n not in names_d]
+            notes.append(f"{D.label}: node sequence differs from the reference's"
+                         + (f" (missing {', '.join(missing[:5])})" if missing else ""))
+    dnode = None
+    if decision == "auto":
+        dnode = "logits" if "logits" in refs else nodes[-1]
+    elif decision:
+        if decision not in refs:
+            raise UnknownNode(f"decision node {decision!r} was not recorded; nodes: {', '.join(nodes[:8])}...")
+        dnode = decision
+    dec_float = {}
+    if dnode is not None:
+        r = refs[dnode]
+        for D in Ds:
+            f = held.get((D.label, dnode))
+            if f is None and held.get(D.label, (None,))[0] == dnode:
+                f = held[D.label][1]
+            if f is None or np.shape(f) != r.shape:
+                continue
+            f = np.asarray(f, dtype=np.float64)
+            lo, hi = _float_bounds(f, r) if r.rigorous else (f, f)
+            dec_float[D.label] = tuple(_rows(v, spec.decision_axis) for v in (lo, hi, f))
+    # the reference first, as before the runs were concurrent
+    timings = {R.label: timings.pop(R.label), **timings}
     ref_kept = {n: (refs[n].lo, refs[n].hi) for n in keep if n in refs}
     decision_data = None
     if dnode is not None and dec_float:
@@ -943,15 +1079,10 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=Fa
                          "ref": tuple(_rows(v, spec.decision_axis) for v in (r.lo, r.hi, r.point)),
                          "float": dec_float}
     refs.clear()
-    env = Envelope(spec.name, [D.label for D in Ds], R.label, rkind, nodes, stats, divergences,
+    env = Envelope(spec.name, [D.label for D in Ds], R.label, ref.rkind, nodes, stats, divergences,
                    tensors, ref_kept, decision_data, timings, notes)
     env.reference_bits = getattr(R, "prec", None)
-    env.outputs = outputs if keep_outputs else {}
-    try:
-        from fpsem.io import arrays_sha256
-        env.inputs = {"inputs_sha256": arrays_sha256(spec.inputs)}
-    except (TypeError, ValueError):  # inputs that are not arrays (a callable's own objects)
-        env.inputs = {}
+    env._outs = outs
     return env
 
 

@@ -257,6 +257,9 @@ class Domain:
     is_float = False
     #: True for domains whose values enclose the real result
     is_enclosure = False
+    #: True when the domain's values live in a per-thread context (a CUDA context):
+    #: it runs only on the thread that made it, so bridges never move it to another
+    thread_bound = False
     #: 'point', 'enclosure' or 'exact' (None: 'point' for float domains, else 'enclosure')
     KIND: str | None = None
     #: FMA policy of a point domain whose order is specified (see Semantics.fma)

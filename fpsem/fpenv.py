@@ -75,15 +75,15 @@ def _ldmxcsr(typingctx, v):
 
 
 if SUPPORTED:
-    @njit(cache=True)
+    @njit(nogil=True, cache=True)
     def nb_mxcsr():
         return _stmxcsr()
 
-    @njit(cache=True)
+    @njit(nogil=True, cache=True)
     def nb_set_mxcsr(v):
         _ldmxcsr(v)
 
-    @njit(cache=True)
+    @njit(nogil=True, cache=True)
     def nb_swap_mxcsr(v):
         """Set MXCSR to v (its control bits; the flags are cleared) and return
         the old value: for numba code on worker threads."""
@@ -92,15 +92,15 @@ if SUPPORTED:
             _ldmxcsr(v & CONTROL_MASK)
         return old
 else:  # pragma: no cover - non-x86 hosts
-    @njit(cache=True)
+    @njit(nogil=True, cache=True)
     def nb_mxcsr():
         return DEFAULT
 
-    @njit(cache=True)
+    @njit(nogil=True, cache=True)
     def nb_set_mxcsr(v):
         pass
 
-    @njit(cache=True)
+    @njit(nogil=True, cache=True)
     def nb_swap_mxcsr(v):
         return DEFAULT
 

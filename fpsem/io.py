@@ -33,6 +33,9 @@ def check_output_path(path, option="output", suffix=None):
     p = os.fspath(path)
     if p == "":
         raise OutputPathError(f"{option}: the output path is empty")
+    if isinstance(p, str) and not p.strip():
+        # legal on POSIX, but a name of blanks is a quoting mistake, never a wanted file
+        raise OutputPathError(f"{option}: the output path {p!r} is only whitespace")
     if p.endswith(os.sep) or os.path.isdir(p):
         raise OutputPathError(f"{option}: {p} is a directory, not a file")
     if suffix and not p.endswith(suffix):

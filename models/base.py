@@ -1,8 +1,9 @@
 """What every fpsem model is: named float32 parameters and a forward pass over a domain.
 
-A model holds its parameters as float32 numpy arrays (`params`, the exact values
-every domain starts from: `D.asarray` takes floats exactly, so the float32
-values are the model) and runs `forward(D, *inputs)` with `fpsem.ops` only.
+A model holds its parameters as read-only float32 numpy arrays (`params`, the
+exact values every domain starts from: `D.asarray` takes floats exactly, so the
+float32 values are the model; domains hold read-only data without copying it, so
+change a weight by assigning a new array to `params[name]`) and runs `forward(D, *inputs)` with `fpsem.ops` only.
 Nodes worth comparing across domains are marked with `fpsem.trace.tap` inside
 `fpsem.trace.scope` blocks; `fpsem.trace.step` is called once per block so a
 progress bar can advance.
@@ -15,6 +16,18 @@ import dataclasses
 import numpy as np
 
 from fpsem.errors import FpsemError, ShapeError
+
+
+def _frozen(v):
+    """A read-only contiguous float32 array of v's values (a view when v already is
+    one: the caller's array keeps its own flags). Domains may hold read-only data
+    without copying it (numpy's asarray convention), so a model's weights are not
+    copied once per domain."""
+    a = np.ascontiguousarray(v, dtype=np.float32)
+    if a is v or a.base is not None:
+        a = a.view()
+    a.setflags(write=False)
+    return a
 
 
 class Params:
@@ -50,7 +63,7 @@ class Model:
 
     def __init__(self, config, params, seed=0, source=None):
         self.config = config
-        self.params = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items()}
+        self.params = {k: _frozen(v) for k, v in params.items()}
         self.seed = seed
         #: where the weights came from: None for seeded random weights, else a path
         self.source = source

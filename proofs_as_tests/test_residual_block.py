@@ -85,8 +85,8 @@ def test_nonzero_branch_changes_the_stream(D):
 def test_zero_token_embeddings():
     """Edge case: an all-zero residual stream stays exactly zero."""
     m = _model(5)
-    m.params["wte.weight"][...] = 0
-    m.params["wpe.weight"][...] = 0
+    m.params["wte.weight"] = np.zeros_like(m.params["wte.weight"])   # a model's own arrays are read-only
+    m.params["wpe.weight"] = np.zeros_like(m.params["wpe.weight"])
     for D in _domains():
         lo, hi = _nodes(m, D, [0, 1])["h.0.resid_mlp"]
         tol = 1e-300 if D.is_enclosure else 0.0

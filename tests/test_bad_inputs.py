@@ -90,7 +90,7 @@ CFG = {"model_type": "gpt2", "n_layer": 1, "n_embd": 8, "n_head": 2, "n_position
 def _tensors(dtype=np.float32):
     from fpsem.models import GPT2, GPT2Config
     cfg = GPT2Config(n_layer=1, n_embd=8, n_head=2, n_positions=8, vocab_size=16, preset="x")
-    return {"transformer." + k: np.ascontiguousarray(v, dtype=dtype) for k, v in GPT2(cfg).params.items()}
+    return {"transformer." + k: np.array(v, dtype=dtype) for k, v in GPT2(cfg).params.items()}
 
 
 def _safetensors_bytes(tensors, dt="F32", tamper=None):

@@ -255,3 +255,25 @@ def test_ball_results_do_not_depend_on_the_host_mxcsr(state):
     finally:
         fpenv.set_mxcsr(saved)
     assert got == ref
+
+
+@pytest.mark.parametrize("dtype,mant", [(np.float32, 24), (np.float64, 53)])
+@pytest.mark.parametrize("shape", [(1, 3072, 40), (2, 5, 7), (1, 3, 1), (3, 41, 9)])
+@pytest.mark.parametrize("layout", ["rows", "cols"])
+def test_span_of_weight_columns(dtype, mant, shape, layout):
+    """k_span (the exponent span that sizes the exact products' slices) against a
+    direct computation: zeros ignored, subnormals and all-zero columns included,
+    both memory orders (a transposed weight is read by columns)."""
+    rng = np.random.default_rng(7)
+    w = (rng.standard_normal(shape) * np.exp2(rng.integers(-30, 30, shape))).astype(dtype)
+    w[0, 0, 0] = 0
+    w[-1, -1, -1] = np.finfo(dtype).smallest_subnormal * 3
+    w[..., 0] = 0                                  # a column of zeros spans nothing
+    if layout == "cols":
+        w = np.ascontiguousarray(np.swapaxes(w, 1, 2)).swapaxes(1, 2)
+    a = np.abs(w.astype(np.float64))
+    hi, lo = a.max(axis=1), np.where(a > 0, a, np.inf).min(axis=1)
+    ok = hi > 0
+    want = int((np.frexp(hi[ok])[1] - np.frexp(lo[ok])[1] + mant).max()) if ok.any() else 0
+    assert _mp.k_span(w, mant) == want
+    assert _mp.k_span(np.zeros((1, 4, 4), dtype), mant) == 0

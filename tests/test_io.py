@@ -80,6 +80,8 @@ def test_check_output_path_suffix_and_ok(tmp_path):
     ["envelope", "mlp", "--json", ""],
     ["envelope", "mlp", "--plot", "/nonexistent-dir/p.png"],
     ["bestiary", "--json", "/nonexistent-dir/b.json"],
+    ["bestiary", "--json", " "],
+    ["run", "mlp", "--save-logits", "\t"],
 ])
 def test_bad_output_paths_fail_before_the_run(capsys, argv):
     code, out, err = cli(capsys, *argv)

@@ -13,7 +13,7 @@ PACKAGES = {"fpsem": "fpsem", "fpsem.ops": "ops", "fpsem.models": "models", "fps
 LAYERS = [
     ("ground", ("fpsem.errors", "fpsem.formats", "fpsem.order", "fpsem.bounds", "fpsem.trace",
                 "fpsem.io", "fpsem.console", "fpsem.interrupts", "fpsem.exactsum", "fpsem.fpenv",
-                "fpsem.jitcache", "fpsem.cuda_kernels")),
+                "fpsem.jitcache", "fpsem.threads", "fpsem.cuda_kernels")),
     ("emulator", ("fpsem.emu",)),
     ("domain protocol", ("fpsem.domain", "fpsem.value", "fpsem.registry", "fpsem.semantics", "fpsem")),
     ("domains", ("fpsem.domains",)),

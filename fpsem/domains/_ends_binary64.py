@@ -50,21 +50,21 @@ _PHI = 2.0 ** -53 + 2.0 ** -105
 _ETA = 2.0 ** -1074
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _succ(r):
     if r == -_INF:
         return -_MAXF
     return r + (_PHI * abs(r) + _ETA)
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _pred(r):
     if r == _INF:
         return _MAXF
     return r - (_PHI * abs(r) + _ETA)
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _sadd_dn(a, b):
     """Lower bound of a + b, exact when the sum is (TwoSum, Knuth 1969: a + b == s + e
     exactly when s is finite). Widened unless e >= 0 is proven (a NaN e, from an
@@ -79,7 +79,7 @@ def _sadd_dn(a, b):
     return _pred(s)
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _sadd_up(a, b):
     s = a + b
     if not abs(s) < _INF:
@@ -91,7 +91,7 @@ def _sadd_up(a, b):
     return _succ(s)
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _smul_dn(a, b):
     """A product with a zero factor is exactly 0 (also 0 * inf: a factor 0 makes the
     product of the sets {0}); any other product is moved outward."""
@@ -100,21 +100,21 @@ def _smul_dn(a, b):
     return _pred(a * b)
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _smul_up(a, b):
     if a == 0.0 or b == 0.0:
         return 0.0
     return _succ(a * b)
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _sdiv_dn(a, b):
     if a == 0.0:
         return 0.0
     return _pred(a / b)
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _sdiv_up(a, b):
     if a == 0.0:
         return 0.0
@@ -123,7 +123,7 @@ def _sdiv_up(a, b):
 
 # Elementwise drivers: flat contiguous float64 operands of size n or 1 (a size-1 operand
 # is broadcast), one pass, both endpoints at once. `_flat` prepares them.
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _k_unary(op, x, out):
     """op 0: pred, 1: succ, 2: sqrt lower end, 3: sqrt upper end."""
     for i in range(out.size):
@@ -139,7 +139,7 @@ def _k_unary(op, x, out):
         out[i] = r
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _k_binary(op, a, b, out):
     """op 0/1: a + b down/up, 2/3: a * b down/up, 4/5: a / b down/up."""
     sa = a.size > 1
@@ -162,7 +162,7 @@ def _k_binary(op, a, b, out):
         out[i] = r
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _k_interval(op, a, b, c, d, lo, hi):
     """[a, b] op [c, d] -> [lo, hi]; op 0: +, 1: -, 2: *, 3: /.
     *: the least / greatest of the four endpoint products, each moved outward unless
@@ -394,7 +394,7 @@ _EXP_CDN, _EXP_CUP = _EXP_C
 _EXPM1_CDN, _EXPM1_CUP = _EXPM1_C
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _shorner_dn(t, c):
     acc = c[c.size - 1]
     for i in range(c.size - 2, -1, -1):
@@ -402,7 +402,7 @@ def _shorner_dn(t, c):
     return acc
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def _shorner_up(t, c):
     acc = c[c.size - 1]
     for i in range(c.size - 2, -1, -1):
@@ -410,7 +410,7 @@ def _shorner_up(t, c):
     return acc
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _sexp(x, want_lo, want_hi):
     """(lo, hi) with lo <= e^x <= hi for a float64 x (may be +-inf); a side not wanted
     is left 0.
@@ -463,7 +463,7 @@ def _sexp(x, want_lo, want_hi):
     return lo, hi
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _sexpm1_pos(u, want_lo, want_hi):
     """(lo, hi) of e^u - 1 for u >= 0. For u <= 1: u * sum_i u^i/(i+1)! with positive
     terms, truncated after N terms (a lower bound) plus the tail bound
@@ -480,7 +480,7 @@ def _sexpm1_pos(u, want_lo, want_hi):
     return _sadd_dn(elo, -1.0), _sadd_up(ehi, -1.0)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _stanh(x, want_lo, want_hi):
     """(lo, hi) of tanh x. Odd (the sides swap for x < 0); for t = |x|,
     tanh t = M/(M+2) with M = expm1(2t) (increasing in M, so directed bounds at
@@ -502,14 +502,14 @@ def _stanh(x, want_lo, want_hi):
     return lo, hi
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _sfun(fid, x, want_lo, want_hi):
     if fid == 0:
         return _sexp(x, want_lo, want_hi)
     return _stanh(x, want_lo, want_hi)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _k_monotone(fid, lo, hi, same, out_lo, out_hi):
     """Increasing f: [f_lo(lo), f_hi(hi)] (one evaluation for point entries)."""
     for i in range(lo.size):
@@ -614,7 +614,7 @@ def _bounded_sums(lo, hi):
     return out_lo, out_hi
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _rowbound(x, c, down):
     """Per row: s = fl(sum x) sequentially, a = fl(sum |x|), then down(s - up(a c)) or
     up(s + up(a c)) (NaN, from inf - inf, -> -inf / +inf); c = 0 means n <= 1 (exact)."""
@@ -743,7 +743,7 @@ def _midrad_dot(alo, ahi, blo, bhi, rounding_term=True):
         return np.where(np.isnan(lo), -_INF, lo), np.where(np.isnan(hi), _INF, hi)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _midrad_a_kernel(lo, hi, gf, am, G, H):
     """Flat contiguous arrays. am = fl(lo/2 + hi/2) (lo for points), Ar = up(max(hi - am,
     am - lo)) >= the exact radius (0 for points), G = up(Ar + up(g |am|)) and
@@ -773,7 +773,7 @@ def _midrad_a_kernel(lo, hi, gf, am, G, H):
     return anyiv
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _midrad_b_kernel(lo, hi, bm, abm, br):
     anyiv = False
     for i in range(lo.size):
@@ -813,7 +813,7 @@ def _midrad_b(lo, hi, pt):
     return bm, abm, (br if iv else None), iv
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _mr_kernel(C, S, tiny, f, lo, hi):
     """lo = down(C - R), hi = up(C + R) with R = up(up(S + tiny) * f); NaN -> -inf / +inf."""
     for i in range(C.size):

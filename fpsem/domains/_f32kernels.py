@@ -22,7 +22,7 @@ from ..emu._kernels import bits_f64, f64_bits
 from ..emu._kernels import fma_hw as _fma_hw
 from ..fpenv import nb_set_mxcsr, nb_swap_mxcsr
 
-_NJ = dict(cache=True, error_model="numpy", boundscheck=False)
+_NJ = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
 
 @njit(**_NJ)
@@ -392,7 +392,7 @@ def _store_tile(ct, s0, i0, i1, j0, j1):
             cr[j] = sr[j]
 
 
-@njit(nogil=True, **_NJ)
+@njit(**_NJ)
 def _prog_tiles(a, b, c, nt, nib, prog, depth, blk0, blk1):
     """Output tiles blk0 <= blk < blk1 of prog_dot, any program."""
     m, n = a.shape[1], b.shape[2]
@@ -417,7 +417,7 @@ def _prog_tiles(a, b, c, nt, nib, prog, depth, blk0, blk1):
         _store_tile(c[t], st[0], i0, i1, j0, j1)
 
 
-@njit(nogil=True, **_NJ)
+@njit(**_NJ)
 def _seq_tiles(a, b, c, nt, nib, prog, depth, blk0, blk1):
     """_prog_tiles for programs of SEQ and ADD only (sequential, blocked, tree):
     without the pairwise pieces, whose unrolled code is most of the full

@@ -110,13 +110,13 @@ def pack(M, e, s, r, shape):
 # compiled kernels (elementwise ones in chunks over numba's threads: every element
 # is computed alone, so results do not depend on the thread count)
 # ---------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(nogil=True, cache=True, inline="always")
 def _nch(n):
     """Chunks for a parallel loop over n items (enough to balance, few for small n)."""
     return max(1, min(64, n // 256))
 
 
-@njit(cache=True, inline="always")
+@njit(nogil=True, cache=True, inline="always")
 def _up(v):
     """Upper bound of a float64 radius computed with <= 8 nearest roundings of
     nonnegative terms (module docstring); nan (inf - inf, 0 * inf) becomes inf."""
@@ -127,7 +127,7 @@ def _up(v):
     return v * _SLACK + _TINY
 
 
-@njit(cache=True, inline="always")
+@njit(nogil=True, cache=True, inline="always")
 def _up_abs(M, i, e):
     """Upper bound of |M[i]| * 2^e as float64 (never below 2^-1074 for M != 0)."""
     D = M.shape[1]
@@ -139,7 +139,7 @@ def _up_abs(M, i, e):
     return max(v, 5e-324)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _normalize(w, W, ew, M, i, Dout):
     """Write the integer sum_{j<W} w[j] 2^(32 j) (32-bit digits in int64/uint64 w)
     times 2^ew into row i of M as Dout normalised digits. Returns (e, inexact,
@@ -182,7 +182,7 @@ def _normalize(w, W, ew, M, i, Dout):
     return ew - shift, inexact, False
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb):
     """a * b into the zeroed outputs (M, e, s, r); xa, xb map output elements to
     operand elements (broadcasting; empty: the identity)."""
@@ -225,7 +225,7 @@ def k_mul(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb):
         nb_set_mxcsr(_old)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _place(buf, Mx, i, pos):
     """Add the digits of Mx[i] shifted left by `pos` bits into buf (int64 digits)."""
     for j in range(Mx.shape[1]):
@@ -240,7 +240,7 @@ def _place(buf, Mx, i, pos):
             buf[q + 1] += v >> (32 - sh)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _add_into(Ma, ea, sa, ra, ia, Mb, eb, sb, rb, ib, negb, M, e, s, r, io, bx, by, w):
     """Row io of (M, e, s, r) := a[ia] + b[ib] (or a[ia] - b[ib] when negb)."""
     Dout = M.shape[1]
@@ -330,7 +330,7 @@ def _add_into(Ma, ea, sa, ra, ia, Mb, eb, sb, rb, ib, negb, M, e, s, r, io, bx, 
     r[io] = _up(rad)
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb, negb):
     """a + b (negb=False) or a - b (negb=True), elementwise, into (M, e, s, r)
     (xa, xb as in k_mul)."""
@@ -349,7 +349,7 @@ def k_add(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb, negb):
         nb_set_mxcsr(_old)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def k_from_f64(x, M, e, s, r):
     """Exact balls (radius 0) of float64 values (finite), into zeroed outputs."""
     n = x.shape[0]
@@ -369,7 +369,7 @@ def k_from_f64(x, M, e, s, r):
         s[i] = 1 if v < 0 else 0
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _bits53(M, i, p):
     """Bits [p, p + 53) of the digits of M[i] (bits below 0 are 0)."""
     D = M.shape[1]
@@ -394,7 +394,7 @@ def _bits53(M, i, p):
     return (a << np.uint64(lshift)) & np.uint64((1 << 53) - 1)
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_to_f64(M, e, s, r, double):
     """(m, m2, rr): float64 midpoints (double-double when `double`: m + m2) and
     radii rr with every real of the ball in [m + m2 - rr, m + m2 + rr]."""
@@ -433,7 +433,7 @@ def k_to_f64(M, e, s, r, double):
     return m, m2, rr
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_sum_rows(M, e, s, r, R, n, Mo, eo, so, ro):
     """Row sums of an (R, n) array given its flat (R*n) fields, into (Mo, ...)."""
     Dout = Mo.shape[1]
@@ -466,7 +466,7 @@ def k_sum_rows(M, e, s, r, R, n, Mo, eo, so, ro):
         nb_set_mxcsr(_old)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _cmp_mid(Ma, ea, sa, i, Mb, eb, sb, k):
     """Sign of mid(a_i) - mid(b_k) (exact)."""
     Da = Ma.shape[1]
@@ -495,7 +495,7 @@ def _cmp_mid(Ma, ea, sa, i, Mb, eb, sb, k):
     return 0
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _reach(M, e, s, r, k, best):
     """An upper bound of r_k - (m_best - m_k) (m_best >= m_k), or r_k when the
     float64 views cannot separate them: how far ball k reaches above m_best."""
@@ -513,7 +513,7 @@ def _reach(M, e, s, r, k, best):
     return _up(v) if v > 0.0 else 0.0       # _up: the subtraction's rounding
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _f53(M, e, s, i):
     """The midpoint of ball i truncated to 53 bits, as float64 (0 where it underflows)."""
     D = M.shape[1]
@@ -526,7 +526,7 @@ def _f53(M, e, s, i):
     return -v if s[i] else v
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_max_rows(M, e, s, r, R, n, Mo, eo, so, ro):
     """Row maxima: the ball of the largest midpoint m* with radius
     max(r*, max_j (r_j - (m* - m_j))) encloses the max over the row of every choice
@@ -552,7 +552,7 @@ def k_max_rows(M, e, s, r, R, n, Mo, eo, so, ro):
         nb_set_mxcsr(_old)
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def k_max2(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb):
     """Elementwise max of two equal-digit mp arrays: the ball of the larger midpoint
     with radius max(ra, rb) (max(x, y) >= x_big >= m_big - r_big, and
@@ -573,7 +573,7 @@ def k_max2(Ma, ea, sa, ra, Mb, eb, sb, rb, M, e, s, r, xa, xb):
         r[i] = max(ra[p], rb[q]) if (ra[p] == ra[p] and rb[q] == rb[q]) else np.inf
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def k_acc_bits(M, e, r):
     """max over elements of log2(|mid| / r): the bits of a midpoint above its radius
     (inf when some nonzero midpoint has radius 0)."""
@@ -592,7 +592,7 @@ def k_acc_bits(M, e, r):
     return best
 
 
-@njit(cache=True, inline="always")
+@njit(nogil=True, cache=True, inline="always")
 def _getbits(M, q, p, width):
     """Bits [p, p + width) of the digits of M[q] (width <= 32; bits below 0 are 0)."""
     mask = (1 << width) - 1
@@ -611,7 +611,7 @@ def _getbits(M, q, p, width):
     return v & mask
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_rows_limbs(M, e, s, r, B, m, k, frac_bits, L, width):
     """Midpoints of (B, m, k) balls as fixed-point integers per row for the exact
     BLAS products (see ball._ozaki_dot): mid = sign * N * 2^(e_row - frac_bits),
@@ -664,44 +664,59 @@ def k_rows_limbs(M, e, s, r, B, m, k, frac_bits, L, width):
     return A, erow, rad
 
 
-@njit(cache=True, inline="always")
-def _hilo(a, hi, lo, j):
-    """Column j's largest magnitude and smallest nonzero one so far."""
-    if a > hi[j]:
-        hi[j] = a
-    if a > 0.0 and a < lo[j]:
-        lo[j] = a
-
-
-@njit(cache=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_span(w, mant):
     """Bits that every column of w (B, k, n) spans: exponent of its largest
-    magnitude minus that of its smallest nonzero one, plus the mantissa bits."""
+    magnitude minus that of its smallest nonzero one, plus the mantissa bits
+    (read in memory order, over the threads)."""
     B, k, n = w.shape
-    span = 0
-    hi = np.zeros(n)
-    lo = np.empty(n)
-    colmajor = w.strides[1] < w.strides[2]     # a transposed matrix: walk columns
-    for b in range(B):
-        hi[:] = 0.0
-        lo[:] = np.inf
-        if colmajor:
-            for j in range(n):
-                for i in range(k):
-                    _hilo(abs(float(w[b, i, j])), hi, lo, j)
-        else:
+    hi = np.zeros((B, n))
+    lo = np.full((B, n), np.inf)
+    if w.strides[1] < w.strides[2]:            # a transposed matrix: walk columns
+        for q in prange(B * n):
+            b, j = q // n, q % n
+            col = w[b, :, j]
+            h = 0.0
+            l = np.inf
             for i in range(k):
+                a = abs(np.float64(col[i]))
+                h = max(h, a)
+                l = min(l, a if a > 0.0 else np.inf)
+            hi[b, j] = h
+            lo[b, j] = l
+    else:
+        # rows in blocks over the threads, each with its own extremes (select form,
+        # which vectorises), merged after
+        nt = 8
+        per = (k + nt - 1) // nt
+        H = np.zeros((B, nt, n))
+        L = np.full((B, nt, n), np.inf)
+        for q in prange(B * nt):
+            b, t = q // nt, q % nt
+            h = H[b, t]
+            l = L[b, t]
+            for i in range(t * per, min(k, (t + 1) * per)):
+                row = w[b, i]
                 for j in range(n):
-                    _hilo(abs(float(w[b, i, j])), hi, lo, j)
+                    a = abs(np.float64(row[j]))
+                    h[j] = a if a > h[j] else h[j]
+                    l[j] = a if (a > 0.0) & (a < l[j]) else l[j]
+        for b in range(B):
+            for t in range(nt):
+                for j in range(n):
+                    hi[b, j] = max(hi[b, j], H[b, t, j])
+                    lo[b, j] = min(lo[b, j], L[b, t, j])
+    span = 0
+    for b in range(B):
         for j in range(n):
-            if hi[j] > 0.0:
-                _, et = math.frexp(hi[j])
-                _, el = math.frexp(lo[j])
+            if hi[b, j] > 0.0:
+                _, et = math.frexp(hi[b, j])
+                _, el = math.frexp(lo[b, j])
                 span = max(span, et - el + mant)
     return span
 
 
-@njit(cache=True, inline="always")
+@njit(nogil=True, cache=True, inline="always")
 def _split1(wf, scj, V, b, i, j, T, scale):
     """Cut one element wf of column j, scaled by the column's power of 2 scj (exact
     unless it underflows), into T integer slices V[t, b, i, j] (|.| < 2^bits). True
@@ -719,7 +734,7 @@ def _split1(wf, scj, V, b, i, j, T, scale):
     return x != 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_split_cols(w, bits, T):
     """Exact fixed-point slices of a float matrix w (B, k, n) per column (any
     layout, float32 or float64): w = sum_t V_t 2^(E - bits (t+1)), V_t integers
@@ -775,7 +790,7 @@ def k_split_cols(w, bits, T):
     return V, E, rest
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_from_digits16(dig, g, rad, M, e, s, r):
     """Balls from the exact BLAS products' base-2^16 digits dig (D16, n): D16 - 1
     digits in [0, 2^16) and a signed top digit, times 2^g, with radius rad, into
@@ -825,7 +840,7 @@ def k_from_digits16(dig, g, rad, M, e, s, r):
         nb_set_mxcsr(_old)
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_acc_digits(P, dig, d, r):
     """dig[d] += (P mod 2^32) << r and dig[d + 2] += (P div 2^32) << r, for exact
     integer-valued float64 P (|P| < 2^53): one pass instead of numpy's seven."""
@@ -840,7 +855,7 @@ def k_acc_digits(P, dig, d, r):
         nb_set_mxcsr(_old)
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_carry16(dig):
     """Carry propagation: dig[0 .. D-2] into [0, 2^16), the top digit signed."""
     D, n = dig.shape
@@ -857,7 +872,7 @@ def k_carry16(dig):
         nb_set_mxcsr(_old)
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def k_trim(M, e, s, r, Mo, eo, so, ro):
     """Keep the top Dout digits (Dout <= D): truncation into the radius."""
     n, D = M.shape
@@ -1017,7 +1032,7 @@ def _fptrs():
 
 
 if numba is not None:
-    @njit(cache=True)
+    @njit(nogil=True, cache=True)
     def _set(fp, x, M, i, e, s, r):
         """arb at address x := the mp ball i (finite radius)."""
         D = M.shape[1]
@@ -1028,7 +1043,7 @@ if numba is not None:
             _c_v3(fp[_F_MUL2EXP], x, x, e[i])
         _c_vd(fp[_F_MAG_SET_D], x + 32, r[i])
 
-    @njit(cache=True)
+    @njit(nogil=True, cache=True)
     def _get(fp, y, Mo, eo, so, ro, bad, i, z):
         """mp ball i of (Mo, eo, so, ro) := an enclosure of the arb at y (bad[i]
         where it is not finite or out of the mp exponent range)."""
@@ -1069,7 +1084,7 @@ if numba is not None:
             rad += math.ldexp(1.0, e0) if e0 > -1074 else 5e-324
         ro[i] = _up(rad)
 
-    @njit(cache=True, parallel=True)
+    @njit(nogil=True, cache=True, parallel=True)
     def k_arb(fp, M, e, s, r, fn, prec, Mo, eo, so, ro, bad, tmp):
         """Arb's function fn (FN_*) at prec bits of every ball, into (Mo, ...);
         tmp (64, 16): per chunk two arb_t (48 bytes each) and an fmpz, allocated by
@@ -1096,7 +1111,7 @@ if numba is not None:
             _c_v1(fp[_F_FMPZ_CLEAR], z)
             nb_set_mxcsr(_old)
 
-    @njit(cache=True, parallel=True)
+    @njit(nogil=True, cache=True, parallel=True)
     def k_mat(fp, Ma, ea, sa, ra, Mb, eb, sb, rb, B, m, k, n, prec, Mo, eo, so, ro, bad, tmp):
         """(B, m, k) @ (B, k, n) by Arb's arb_mat_mul, batches in parallel; tmp (B, 64):
         per batch three arb_mat structs (opaque, < 128 bytes each) and an fmpz."""

@@ -59,6 +59,7 @@ import numpy as np
 from .. import fpenv
 from ..domain import Accuracy, Domain, to_fraction_scalar
 from ..errors import FpsemError, NotRepresentable, UnsupportedOp, UnsupportedOption
+from ..threads import blas_one_thread
 from . import _mp
 from ._tri import Tri
 
@@ -309,8 +310,10 @@ class BallDomain(Domain):
                     fin = np.isfinite(np.sum(arr, dtype=np.float64)) or np.isfinite(arr).all()
                 if not fin:
                     raise self._err(NotRepresentable, "asarray", "inf or nan is not a real number")
-                # exact points; float16/float32 widen exactly
-                return Ball(np.array(arr, dtype=np.float64 if arr.dtype.itemsize == 8 else np.float32))
+                # exact points; float16/float32 widen exactly. Read-only data (a model's
+                # weights) is held without a copy, as numpy's asarray does
+                return Ball(np.array(arr, dtype=np.float64 if arr.dtype.itemsize == 8 else np.float32,
+                                     copy=None if not arr.flags.writeable else True))
         if arr.dtype.kind in "iu":
             if arr.size == 0 or int(np.abs(arr).max()) < 2 ** 53:
                 return Ball(arr.astype(np.float64))
@@ -792,25 +795,10 @@ def _gemm_up(x, y):
         return np.nextafter(p * (1 + 2 * g) + k * 2.0 ** -1074 * 2, np.inf)
 
 
-_TPC = []
-
-
-def _blas_one_thread():
-    """BLAS on one thread for the exact products (threadpoolctl): its threads spin for
-    a while after every call and took the cores from the compiled kernels running
-    between the calls (GPT-2 small, 64 tokens, 2 cores: the ball forward took 30.2 s
-    wall for 57 s of CPU with 2 BLAS threads, 22.0 s with one)."""
-    if not _TPC:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _TPC.append(ThreadpoolController())
-        except ImportError:      # pragma: no cover - a declared dependency
-            _TPC.append(None)
-    return contextlib.nullcontext() if _TPC[0] is None else _TPC[0].limit(limits=1, user_api="blas")
-
-
 def _ozaki_dot(a, w, prec):
-    with _blas_one_thread():
+    # one BLAS thread: its spinning threads took the cores from the compiled kernels
+    # (GPT-2 small, 64 tokens, 2 cores: 30.2 s wall for the ball forward with 2, 22.0 s with 1)
+    with blas_one_thread():
         return _ozaki_dot_1(a, w, prec)
 
 
@@ -852,7 +840,7 @@ def _ozaki_dot_1(a, w, prec):
     Dout = _mp.digits_for(frac_bits)
     out = np.empty((B, m, n), dtype=_mp.mp_dtype(Dout))
     # columns in chunks: the slices of w and the digit sums stay within a few hundred MB
-    nc = max(1, min(n, (1 << 25) // max(1, D * B * m), (1 << 26) // max(1, T * B * k)))
+    nc = max(1, min(n, (1 << 24) // max(1, D * B * m), (1 << 25) // max(1, T * B * k)))
     for c0 in range(0, n, nc):
         wc = w[:, :, c0:c0 + nc]          # a view: the kernels read any layout and dtype
         digits, gexp, rad = _ozaki_cols(A, e_row, rad_a, frac_bits, wc, chunk, bits, T, D)

@@ -90,6 +90,7 @@ class CudaDomain(Domain):
                "math": "libm", "fused": True}
     GAPS = {}
     is_float = True
+    thread_bound = True   # pycuda's context is current on one thread only
 
     @classmethod
     def available(cls):

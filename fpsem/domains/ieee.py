@@ -73,7 +73,7 @@ from ._f32kernels import ordered_sum as _ordered_sum
 from ._f32kernels import seq_dot as _fast_seq_dot
 from ._f32kernels import seq_sum as _fast_seq_sum
 
-_NJ = dict(cache=True, error_model="numpy")
+_NJ = dict(cache=True, nogil=True, error_model="numpy")
 
 
 # ------------------------------------------------------------------ fast binary32 RNE kernels

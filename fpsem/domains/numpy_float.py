@@ -111,7 +111,9 @@ class _NumpyFloat(Domain):
     def _impl_asarray(self, data):
         arr = data if isinstance(data, np.ndarray) else np.array(data, dtype=object)
         if arr.dtype.kind == "f" or arr.dtype.kind in "iu" and arr.dtype.itemsize <= 4:
-            return np.array(arr, dtype=self.dtype)  # one IEEE rounding (RNE) of an exact value
+            # one IEEE rounding (RNE) of an exact value; read-only data of the domain's own
+            # dtype (a model's weights) is held without a copy, as numpy's asarray does
+            return np.array(arr, dtype=self.dtype, copy=None if not arr.flags.writeable else True)
         if arr.dtype.kind == "b":
             raise FpsemError(f"asarray[{self.label}]: boolean data is not numeric")
         out = np.empty(arr.shape, dtype=self.dtype)

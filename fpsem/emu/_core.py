@@ -50,45 +50,45 @@ def make_cfg(fmt, mode=0, ftz=False, daz=False, tininess=0, nan=0):
             | (int(not fmt.ieee_specials) << 18))
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def cfg_p(cfg):
     """Precision p (significand bits, hidden bit included)."""
     return cfg & 31
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def cfg_ebits(cfg):
     return (cfg >> 5) & 31
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def cfg_mode(cfg):
     """Rounding mode code (RNE, RTZ, RUP, RDN, RNA)."""
     return (cfg >> 10) & 7
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def cfg_ftz(cfg):
     return (cfg >> 13) & 1
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def cfg_daz(cfg):
     return (cfg >> 14) & 1
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def cfg_tininess_before(cfg):
     return (cfg >> 15) & 1
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def cfg_nan(cfg):
     """NaN preset code (fpsem.emu.specialize)."""
     return (cfg >> 16) & 3
 
 
-@njit(cache=True, forceinline=True)
+@njit(nogil=True, cache=True, forceinline=True)
 def cfg_nospec(cfg):
     """1 for formats without IEEE infinities (e4m3: one NaN per sign)."""
     return (cfg >> 18) & 1
@@ -119,13 +119,13 @@ def sel(typingctx, c, a, b):
     return types.int64(c, a, b), codegen
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def msb(x):
     """Index of the most significant set bit of 0 < x < 2**63."""
     return 63 - _ctlz64(x)
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def jam(x, n):
     """Shift right by n >= 0, OR-ing every bit shifted out into bit 0 (sticky).
     Branch-free (the shift distance is data: branches would mispredict)."""
@@ -134,7 +134,7 @@ def jam(x, n):
     return (x >> nn) | np.int64(lost != 0)
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def fmt_params(cfg):
     P = cfg_p(cfg)
     EB = cfg_ebits(cfg)
@@ -145,7 +145,7 @@ def fmt_params(cfg):
     return P, EB, bias, emin, emax, nospec
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def inf_bits(cfg):
     """Encoding of +inf; for e4m3 the positive NaN (what overflow saturates to)."""
     P, EB, bias, emin, emax, nospec = fmt_params(cfg)
@@ -155,7 +155,7 @@ def inf_bits(cfg):
     return b
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def default_nan(cfg):
     P = cfg_p(cfg)
     EB = cfg_ebits(cfg)
@@ -172,7 +172,7 @@ def default_nan(cfg):
     return e | q  # arm
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def unpack(b, cfg):
     """(class, sign, e, m): finite nonzero values are m * 2**(e - (P-1)) with
     2**(P-1) <= m < 2**P (subnormals normalised). DAZ applied here."""
@@ -199,7 +199,7 @@ def unpack(b, cfg):
     return FIN, s, E - bias, T | (1 << (P - 1))
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def quiet(b, cfg):
     P = cfg_p(cfg)
     nanp = cfg_nan(cfg)
@@ -210,7 +210,7 @@ def quiet(b, cfg):
     return b | (1 << (P - 2))
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def propagate2(a, ca, b, cb, cfg):
     """NaN result of a binary op where at least one operand is NaN."""
     fl = 0
@@ -227,20 +227,20 @@ def propagate2(a, ca, b, cb, cfg):
     return quiet(b, cfg), fl
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def propagate1(a, ca, cfg):
     fl = INVALID if ca == SNAN else 0
     return quiet(a, cfg), fl
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def pack_zero(s, cfg):
     P = cfg_p(cfg)
     EB = cfg_ebits(cfg)
     return s << (P + EB - 1)
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def round_inc(m, rb, half, mode, s):
     """Increment (0/1) for truncated value m with discarded bits rb (0 <= rb <
     2*half <= 2**61; half = the weight of one half ulp) under `mode` for sign s.
@@ -262,7 +262,7 @@ def round_inc(m, rb, half, mode, s):
     return np.int64(rb + a + (m & 1 & bm) + (cs & -s) > half)
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def round_pack(s, e, sig, cfg):
     """THE rounding routine. The exact (or sticky-jammed) value is
     (-1)**s * sig * 2**(e - 62) with 2**62 <= sig < 2**63. Returns (bits, flags)."""
@@ -302,7 +302,7 @@ def round_pack(s, e, sig, cfg):
     return bits | sbit, flags
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def overflow(s, cfg):
     mode = cfg_mode(cfg)
     P = cfg_p(cfg)
@@ -315,14 +315,14 @@ def overflow(s, cfg):
     return (ib - 1) | sbit, OVERFLOW | INEXACT
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def norm_pack(s, S, lsb, cfg):
     """Round (-1)**s * S * 2**lsb for 0 < S < 2**63 (sticky already in bit 0 if any)."""
     k = msb(S)
     return round_pack(s, lsb + k, S << (62 - k), cfg)  # k <= 62: shift >= 0
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def exact_zero_sign(cfg):
     """Sign of an exact zero sum of opposite-signed operands (IEEE 754-2019 6.3)."""
     return 1 if (cfg_mode(cfg)) == RDN else 0
@@ -332,7 +332,7 @@ def exact_zero_sign(cfg):
 # arithmetic
 # --------------------------------------------------------------------------
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def add_s(a, b, cfg, neg):
     """a + b (neg=0) or a - b (neg=1), rounded once."""
     P = cfg_p(cfg)
@@ -369,14 +369,14 @@ def add_s(a, b, cfg, neg):
     return _add_fin(P, sa, ea, ma, sb, eb, mb, cfg)
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _add_fin(P, sa, ea, ma, sb, eb, mb, cfg):
     """(-1)**sa ma 2**(ea-P+1) + (-1)**sb mb 2**(eb-P+1), both nonzero finite
     (normalised significands), rounded once."""
     return _sum_pack(sa, ea, ma << (62 - P), sb, eb, mb << (62 - P), cfg)
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _sum_pack(sa, ea, A, sb, eb, B, cfg):
     """Round (-1)**sa A 2**(ea-61) + (-1)**sb B 2**(eb-61), for 2**60 <= A, B <
     2**62 (room for a carry at bit 62). The operand with the larger exponent is
@@ -399,7 +399,7 @@ def _sum_pack(sa, ea, A, sb, eb, B, cfg):
     return norm_pack(s1, (T ^ -s1) + s1, e1 - 61, cfg)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def mul_s(a, b, cfg):
     P = cfg_p(cfg)
     ca, sa, ea, ma = unpack(a, cfg)
@@ -416,7 +416,7 @@ def mul_s(a, b, cfg):
     return norm_pack(s, ma * mb, ea + eb - 2 * (P - 1), cfg)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def div_s(a, b, cfg):
     P = cfg_p(cfg)
     ca, sa, ea, ma = unpack(a, cfg)
@@ -444,7 +444,7 @@ def div_s(a, b, cfg):
     return norm_pack(s, S, ea - eb - (64 - P), cfg)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def isqrt63(N):
     r = np.int64(math.sqrt(np.float64(N)))
     while r * r > N:
@@ -454,7 +454,7 @@ def isqrt63(N):
     return r
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def sqrt_s(a, cfg):
     P = cfg_p(cfg)
     ca, sa, ea, ma = unpack(a, cfg)
@@ -476,7 +476,7 @@ def sqrt_s(a, cfg):
     return norm_pack(0, S, (lsb - k) // 2 - 1, cfg)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def fma_s(a, b, c, cfg):
     """a*b + c with one rounding. The product is exact (2P <= 48 bits)."""
     P = cfg_p(cfg)
@@ -535,7 +535,7 @@ def fma_s(a, b, c, cfg):
     return _fma_fin(P, sp, ea + eb, ma, mb, sc, ec, mc, cfg)
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _fma_fin(P, sp, eab, ma, mb, sc, ec, mc, cfg):
     """(-1)**sp ma mb 2**(eab - 2P + 2) + (-1)**sc mc 2**(ec - P + 1), all nonzero
     finite (normalised significands), rounded once."""
@@ -551,7 +551,7 @@ def _fma_fin(P, sp, eab, ma, mb, sc, ec, mc, cfg):
 # conversions
 # --------------------------------------------------------------------------
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def from_f64_s(v, cfg):
     """v: the binary64 encoding as int64."""
     P = cfg_p(cfg)
@@ -580,7 +580,7 @@ def from_f64_s(v, cfg):
     return norm_pack(s, T | (1 << 52), E - 1075, cfg)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def to_f64_s(b, cfg):
     """Exact widening to binary64; returns (int64 encoding, flags)."""
     P = cfg_p(cfg)
@@ -601,7 +601,7 @@ def to_f64_s(b, cfg):
     return sbit | (np.int64(e + 1023) << 52) | ((m - (1 << (P - 1))) << (53 - P)), 0
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def from_int_s(v, cfg):
     if v == 0:
         return 0, 0
@@ -611,7 +611,7 @@ def from_int_s(v, cfg):
     return norm_pack(s, -v if s else v, 0, cfg)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def round_int_parts(b, cfg, mode):
     """Round a finite value to an integer: (class, sign, |n| as int64 (saturated
     at 2**63-1 when huge), inexact, huge)."""
@@ -652,7 +652,7 @@ def round_int_parts(b, cfg, mode):
     return c, s, q + inc, rb != 0, False
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def round_integral_s(b, cfg, mode, exact):
     """roundToIntegral (exact=False: no inexact flag) / roundToIntegralExact."""
     c, s, n, inx, huge = round_int_parts(b, cfg, mode)
@@ -669,7 +669,7 @@ def round_integral_s(b, cfg, mode, exact):
     return r, fl
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def to_int_s(b, cfg, mode, width, exact):
     """convertToInteger{mode} / convertToIntegerExact{mode}: (int64 value, flags).
     width 32 or 64. Invalid results per NaN preset (x86: most negative integer;
@@ -703,7 +703,7 @@ def to_int_s(b, cfg, mode, width, exact):
 # comparisons, min/max, next, remainder
 # --------------------------------------------------------------------------
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def order_key(c, s, e, m):
     """A totally ordered integer for non-NaN values (-0 == +0)."""
     if c == ZERO:
@@ -715,7 +715,7 @@ def order_key(c, s, e, m):
     return -mag if s else mag
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def compare_s(a, b, cfg, signaling):
     """-1 less, 0 equal, 1 greater, 2 unordered; flags invalid on sNaN (quiet)
     or any NaN (signaling)."""
@@ -734,7 +734,7 @@ def compare_s(a, b, cfg, signaling):
     return 0, 0
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def minmax_s(a, b, cfg, want_max, number):
     """IEEE 754-2019 minimum/maximum (number=False: NaN propagates) and
     minimumNumber/maximumNumber (number=True: a number beats a NaN). -0 < +0."""
@@ -759,7 +759,7 @@ def minmax_s(a, b, cfg, want_max, number):
     return (pack_zero(sb, cfg) if cb == ZERO else b), 0
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def next_s(a, cfg, up):
     """nextUp (up=1) / nextDown (up=0)."""
     P = cfg_p(cfg)
@@ -791,7 +791,7 @@ def next_s(a, cfg, up):
     return mag | (sbit if s else 0), 0
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def remainder_s(a, b, cfg):
     """IEEE remainder x - n*y, n the integer nearest x/y (ties to even). Exact."""
     P = cfg_p(cfg)

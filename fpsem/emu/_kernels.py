@@ -58,7 +58,7 @@ _FMT_MASK = 1023 | (1 << 18)
 _MODE_MASK = 7 << 10
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _specialised(loop, a, b, c, cfg, neg, out, fl):
     """loop(a, b, c, cfg', neg, out, fl) with cfg' == cfg, its mode field (and
     binary32's format field) visible to LLVM as constants."""
@@ -69,7 +69,7 @@ def _specialised(loop, a, b, c, cfg, neg, out, fl):
         _by_mode(loop, a, b, c, r, cfg_mode(cfg), neg, out, fl)
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _by_mode(loop, a, b, c, r, m, neg, out, fl):
     """loop with cfg = r | (m << 10), one call site per mode (r has no mode bits)."""
     if m == 0:
@@ -84,7 +84,7 @@ def _by_mode(loop, a, b, c, r, m, neg, out, fl):
         loop(a, b, c, r | (4 << 10), neg, out, fl)
 
 
-@njit(error_model='numpy', forceinline=True)
+@njit(nogil=True, error_model='numpy', forceinline=True)
 def _add_loop(a, b, c, cfg, neg, out, fl):
     for i in range(a.size):
         r, f = _add_i(np.int64(a[i]), np.int64(b[i]), cfg, neg)
@@ -92,7 +92,7 @@ def _add_loop(a, b, c, cfg, neg, out, fl):
         fl[i] = f
 
 
-@njit(error_model='numpy', forceinline=True)
+@njit(nogil=True, error_model='numpy', forceinline=True)
 def _mul_loop(a, b, c, cfg, neg, out, fl):
     for i in range(a.size):
         r, f = _mul_i(np.int64(a[i]), np.int64(b[i]), cfg)
@@ -100,7 +100,7 @@ def _mul_loop(a, b, c, cfg, neg, out, fl):
         fl[i] = f
 
 
-@njit(error_model='numpy', forceinline=True)
+@njit(nogil=True, error_model='numpy', forceinline=True)
 def _div_loop(a, b, c, cfg, neg, out, fl):
     for i in range(a.size):
         r, f = _div_i(np.int64(a[i]), np.int64(b[i]), cfg)
@@ -108,7 +108,7 @@ def _div_loop(a, b, c, cfg, neg, out, fl):
         fl[i] = f
 
 
-@njit(error_model='numpy', forceinline=True)
+@njit(nogil=True, error_model='numpy', forceinline=True)
 def _sqrt_loop(a, b, c, cfg, neg, out, fl):
     for i in range(a.size):
         r, f = _sqrt_i(np.int64(a[i]), cfg)
@@ -116,7 +116,7 @@ def _sqrt_loop(a, b, c, cfg, neg, out, fl):
         fl[i] = f
 
 
-@njit(error_model='numpy', forceinline=True)
+@njit(nogil=True, error_model='numpy', forceinline=True)
 def _fma_loop(a, b, c, cfg, neg, out, fl):
     for i in range(a.size):
         r, f = _fma_i(np.int64(a[i]), np.int64(b[i]), np.int64(c[i]), cfg)
@@ -124,32 +124,32 @@ def _fma_loop(a, b, c, cfg, neg, out, fl):
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_add(a, b, cfg, neg, out, fl):
     _specialised(_add_loop, a, b, a, cfg, neg, out, fl)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_mul(a, b, cfg, out, fl):
     _specialised(_mul_loop, a, b, a, cfg, 0, out, fl)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_div(a, b, cfg, out, fl):
     _specialised(_div_loop, a, b, a, cfg, 0, out, fl)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_sqrt(a, cfg, out, fl):
     _specialised(_sqrt_loop, a, a, a, cfg, 0, out, fl)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_fma(a, b, c, cfg, out, fl):
     _specialised(_fma_loop, a, b, c, cfg, 0, out, fl)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_remainder(a, b, cfg, out, fl):
     for i in range(a.size):
         r, f = remainder_s(np.int64(a[i]), np.int64(b[i]), cfg)
@@ -157,7 +157,7 @@ def k_remainder(a, b, cfg, out, fl):
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_minmax(a, b, cfg, want_max, number, out, fl):
     for i in range(a.size):
         r, f = minmax_s(np.int64(a[i]), np.int64(b[i]), cfg, want_max, number)
@@ -165,7 +165,7 @@ def k_minmax(a, b, cfg, want_max, number, out, fl):
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_compare(a, b, cfg, signaling, out, fl):
     for i in range(a.size):
         r, f = compare_s(np.int64(a[i]), np.int64(b[i]), cfg, signaling)
@@ -173,7 +173,7 @@ def k_compare(a, b, cfg, signaling, out, fl):
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_next(a, cfg, up, out, fl):
     for i in range(a.size):
         r, f = next_s(np.int64(a[i]), cfg, up)
@@ -181,7 +181,7 @@ def k_next(a, cfg, up, out, fl):
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_round_integral(a, cfg, mode, exact, out, fl):
     for i in range(a.size):
         r, f = round_integral_s(np.int64(a[i]), cfg, mode, exact)
@@ -189,7 +189,7 @@ def k_round_integral(a, cfg, mode, exact, out, fl):
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_to_int(a, cfg, mode, width, exact, out, fl):
     for i in range(a.size):
         r, f = to_int_s(np.int64(a[i]), cfg, mode, width, exact)
@@ -197,7 +197,7 @@ def k_to_int(a, cfg, mode, width, exact, out, fl):
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_from_f64(v, cfg, out, fl):
     """v: binary64 encodings as int64."""
     for i in range(v.size):
@@ -206,7 +206,7 @@ def k_from_f64(v, cfg, out, fl):
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_to_f64(a, cfg, out, fl):
     for i in range(a.size):
         r, f = to_f64_s(np.int64(a[i]), cfg)
@@ -214,7 +214,7 @@ def k_to_f64(a, cfg, out, fl):
         fl[i] = f
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def k_from_int(v, cfg, out, fl):
     for i in range(v.size):
         r, f = from_int_s(v[i], cfg)
@@ -259,7 +259,7 @@ def bits_f64(typingctx, x):
 FLT_MAX32 = np.float32(3.4028234663852886e38)
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False, inline='always')
 def round_d_t(d, t, mode):
     """Round v = d + tail to binary32 in `mode`, where d = RN53(v) is a binary64
     value and t has the sign of v - d (t is only consulted when d lies on the
@@ -304,7 +304,7 @@ def round_d_t(d, t, mode):
     return ok, res, D != 0
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False, inline='always')
 def _fast_lane(op, mode, daz, xf, yf, zf):
     """(ok, bits, flags) of one lane (float32 scalars); see _fast_loop."""
     x = np.float64(xf)
@@ -344,7 +344,7 @@ def _fast_lane(op, mode, daz, xf, yf, zf):
     return ok, res, np.uint8(np.int64(inx) * INEXACT) if ok else SLOW
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False, inline='always')
 def _fast_loop_op(op, mode, daz, af, bf, cf, out, fl):
     nslow = 0
     for i in range(af.size):
@@ -355,7 +355,7 @@ def _fast_loop_op(op, mode, daz, af, bf, cf, out, fl):
     return nslow
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False)
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)
 def _fast_loop(op, mode, daz, af, bf, cf, out, fl):
     """One pass over binary32 operands (views as float32) of add, sub, sqrt or
     fma: the operation in binary64 with an exact tail sign, then round_d_t (RNE:
@@ -389,7 +389,7 @@ _F_INX = np.uint8(INEXACT)
 _F_NONE = np.uint8(0)
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False, inline='always')
 def _rne_store(i, r, inx, out, fl):
     # byte-wide selects, no int64 arithmetic and no reduction in the loop: both
     # would widen the 8 float32 lanes to 64-bit ones and halve the vector speed
@@ -399,7 +399,7 @@ def _rne_store(i, r, inx, out, fl):
     fl[i] = (_F_INX if inx else _F_NONE) if ok else SLOW
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False)
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)
 def _rne_addsub(af, bf, sign, out, fl):
     zero = np.float32(0.0)
     for i in range(af.size):
@@ -411,14 +411,14 @@ def _rne_addsub(af, bf, sign, out, fl):
         _rne_store(i, r, t != zero, out, fl)
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False)
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)
 def _rne_mul(af, bf, out, fl):
     for i in range(af.size):
         r = af[i] * bf[i]
         _rne_store(i, r, np.float64(r) != np.float64(af[i]) * np.float64(bf[i]), out, fl)
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False)
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)
 def _rne_div(af, bf, out, fl):
     for i in range(af.size):
         r = af[i] / bf[i]
@@ -446,7 +446,7 @@ def fma_hw(typingctx, x, y, z):
 _SQRT_EXACT_MIN = np.float32(2.0 ** -100)
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False)
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)
 def _rne_sqrt(af, out, fl):
     # inexact iff x - r*r != 0. For x >= 2**-100 that residual is a multiple of
     # ulp(r)**2 >= 2**-146 and below 2**25 ulp(x), so fma(r, r, -x), which rounds
@@ -484,7 +484,7 @@ def _slow_lanes(fl):
     return np.concatenate(parts).astype(np.int64, copy=False)
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False)
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)
 def _fixup(op, a, b, c, cfg, out, fl, idx):
     """Recompute the lanes `idx` (flag 255) with the reference routines."""
     for i in idx:

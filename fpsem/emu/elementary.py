@@ -70,7 +70,7 @@ _MIN_NORMAL32 = np.float32(2.0 ** -126)
 _FLT_MAX32 = np.float32(3.4028234663852886e38)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def _f64_round(y, cfg):
     """Round a finite nonzero binary64 value y (normal) with round_pack."""
     s = 1 if y < 0 else 0
@@ -79,7 +79,7 @@ def _f64_round(y, cfg):
     return norm_pack(s, M, ex - 53, cfg)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def _perturbed(base, direction, cfg):
     """Round base + direction * tiny (0 < tiny < half an ulp of base; base a
     finite encoding, possibly zero)."""
@@ -97,7 +97,7 @@ def _perturbed(base, direction, cfg):
     return norm_pack(s, S, e - (P - 1) - 38, cfg)
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _libm(fn, x):
     if fn == 0:
         return math.exp(x)
@@ -118,7 +118,7 @@ def _libm(fn, x):
     return 1.0 / math.sqrt(x)
 
 
-@njit(cache=True, error_model='numpy')
+@njit(nogil=True, cache=True, error_model='numpy')
 def elem_s(fn, b, cfg):
     """(bits, flags, hard): hard=1 means the rigorous path must decide."""
     P = cfg_p(cfg)
@@ -262,7 +262,7 @@ _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12 = _E[2:]
 _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8 = [1.0 / (2 * j + 1) for j in range(1, 9)]
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _reduce_ln2(x):
     """(k, r, 2**k) with k = rint(x / ln 2) and r = x - k ln 2 up to 2**-54 absolute,
     for a binary32 value x with |x| < 128 (exact in binary64).
@@ -282,7 +282,7 @@ def _reduce_ln2(x):
     return k, r, scale
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _expm1_q(r):
     """Horner value of Q(r) = 1 + r/2! + ... + r**11/12!, the degree-11 Taylor
     polynomial of (e**r - 1)/r (coefficients _E2.._E12): e**r ~ 1 + r Q(r) for
@@ -301,7 +301,7 @@ def _expm1_q(r):
     return q * r + 1.0
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _poly_exp(x):
     """exp(x) for binary32 x with |x| < 104 (others: any finite value comes back).
 
@@ -315,7 +315,7 @@ def _poly_exp(x):
     return (_expm1_q(r) * r + 1.0) * scale
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _poly_tanh(x):
     """tanh(x) for binary32 x with 0 < |x| < 10, as sign(x) em / (em + 2) with
     em = expm1(2|x|) in [0, e**20).
@@ -341,7 +341,7 @@ def _poly_tanh(x):
     return -t if x < 0 else t
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _poly_log(x):
     """log(x) for a positive finite binary32 x (any, subnormals included: x is a
     normal binary64) other than 1.
@@ -386,7 +386,7 @@ _S1, _S2, _S3, _S4, _S5, _S6, _S7 = [(-1.0) ** i / math.factorial(2 * i + 1) for
 _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8 = [(-1.0) ** i / math.factorial(2 * i) for i in range(1, 9)]
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _poly_sincos(x, cosine):
     """(y, eps): sin(x) (cos(x) when cosine) for binary32 x with |x| < 2**16, with
     a per-lane proven relative error bound eps (u = 2**-53).
@@ -469,7 +469,7 @@ def _erf_tables():
 _ERF0, _ERF_TAB = _erf_tables()
 
 
-@njit(cache=True, error_model='numpy', forceinline=True)
+@njit(nogil=True, cache=True, error_model='numpy', forceinline=True)
 def _poly_erf(x):
     """erf(x) for binary32 x with 0 < |x| < 4 (u = 2**-53).
 
@@ -505,7 +505,7 @@ def _poly_erf(x):
     return -v if x < 0 else v
 
 
-@njit(cache=True, error_model='numpy', inline='always')
+@njit(nogil=True, cache=True, error_model='numpy', inline='always')
 def _decide(y, eps, mode):
     """(ok, bits) for a real v known to lie in [lo, hi] = [y - |y| eps, y + |y| eps]
     (computed in binary64; the caller's eps covers those two roundings) and known
@@ -557,7 +557,7 @@ def _decide(y, eps, mode):
     return ok, b - (1 - Ai) * (1 - neg) + Ai * neg  # rdn
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False, inline='always')
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False, inline='always')
 def _pass1(fn, mode, daz, af, out, fl):
     """The fast pass over binary32 inputs af; see above. Branch-free per lane."""
     for i in range(af.size):
@@ -604,13 +604,13 @@ def _make_pass1(fn, mode):
     # one compiled loop per (function, mode), compiled on first use, with both
     # codes constant (several loops in one function measured slower: the
     # optimizer then did not treat every copy alike)
-    @njit(cache=True, error_model='numpy', boundscheck=False)
+    @njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)
     def p1(daz, af, out, fl):
         _pass1(fn, mode, daz, af, out, fl)
     return p1
 
 
-@njit(cache=True, error_model='numpy', boundscheck=False)
+@njit(nogil=True, cache=True, error_model='numpy', boundscheck=False)
 def _pass2(fn, a, cfg, out, fl, hard):
     """elem_s on the lanes pass 1 left undecided (all lanes when it did not run)."""
     nh = 0

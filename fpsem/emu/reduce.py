@@ -26,7 +26,7 @@ from . import _core as C
 from ._core import OP_ADD, OP_FMA, OP_MUL
 from ._kernels import _fast_lane, bits_f32
 
-_NJ = dict(cache=True, error_model="numpy")
+_NJ = dict(cache=True, nogil=True, error_model="numpy")
 
 @njit(**_NJ)
 def ref_seq_sum(x, cfg):
