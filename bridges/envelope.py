@@ -900,10 +900,14 @@ class _RefRun:
         if self.error is not None and not isinstance(self.error, _Stopped):
             raise self.error
 
-    def wait(self):
+    def wait(self, meanwhile=None):
+        """Wait for the reference to end, calling meanwhile() (the statistics of the
+        nodes it has done so far) between short waits; raise its error."""
         if self.thread is not None:
             while self.thread.is_alive():
-                self.thread.join(0.2)        # short waits: an interrupt is seen at once
+                if meanwhile is not None:
+                    meanwhile()
+                self.thread.join(0.05)       # short waits: an interrupt is seen at once
         self.check()
 
     def cancel(self):
@@ -970,8 +974,17 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
         stats[label][name] = node_stats(name, ref.index[name], D, f, r, ref.R.label, ap, hash=h)
 
     def drain(all_=False):
-        while pending and (all_ or pending[0][2] in refs):
-            finish(*pending.popleft())
+        # every node whose reference is there (in order: a domain's nodes arrive in the
+        # reference's order, so each domain's statistics stay in node order)
+        if pending and (all_ or any(p[2] in refs for p in pending)):
+            left = collections.deque()
+            while pending:
+                p = pending.popleft()
+                if all_ or p[2] in refs:
+                    finish(*p)
+                else:
+                    left.append(p)
+            pending.extend(left)
 
     for di, D in enumerate(Ds):
         RD = Running(D) if apriori else None
@@ -1038,7 +1051,7 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
             divergences.append(dv)
     first_vals.clear()
 
-    ref.wait()
+    ref.wait(meanwhile=drain)
     R, nodes = ref.R, ref.nodes
     timings[R.label] = ref.seconds
     if not nodes:

@@ -836,14 +836,14 @@ def _ozaki_dot_1(a, w, prec):
     A4, e_row, rad_a = _mp.k_rows_limbs(M, e, s, r, B, m, k, frac_bits, L, chunk)
     maxsh = chunk * (L - 1) + bits * (T - 1)
     D = (maxsh + 53) // 16 + 4
-    A = list(A4)
     Dout = _mp.digits_for(frac_bits)
     out = np.empty((B, m, n), dtype=_mp.mp_dtype(Dout))
     # columns in chunks: the slices of w and the digit sums stay within a few hundred MB
     nc = max(1, min(n, (1 << 24) // max(1, D * B * m), (1 << 25) // max(1, T * B * k)))
+    nonzero = [bool(x.any()) for x in A4]
     for c0 in range(0, n, nc):
         wc = w[:, :, c0:c0 + nc]          # a view: the kernels read any layout and dtype
-        digits, gexp, rad = _ozaki_cols(A, e_row, rad_a, frac_bits, wc, chunk, bits, T, D)
+        digits, gexp, rad = _ozaki_cols(A4, nonzero, e_row, rad_a, frac_bits, wc, chunk, bits, T, D)
         c = wc.shape[2]
         blk, fo = _mp.alloc((B, m, c), Dout)
         _mp.k_from_digits16(digits.reshape(D, -1),
@@ -875,11 +875,38 @@ def _slice_plan(w, k, frac_bits, depth):
     return best[1:]
 
 
-def _ozaki_cols(A, e_row, rad_a, frac_bits, w, chunk, bits, T, D):
+_POOL = []
+
+
+def _limb_products(A4, jlo, Vt):
+    """A4[j] @ Vt for the limbs j in [jlo, L) of one weight column block (B == 1), as
+    one (L - jlo) m x n array: the limbs stacked into one matrix, its rows split
+    between the caller and one more thread (BLAS itself runs on one thread: see
+    _ozaki_dot), so the exact products use both cores."""
+    L, _, m, k = A4.shape
+    n = Vt.shape[2]
+    A = A4[jlo:].reshape((L - jlo) * m, k)
+    V = Vt[0]
+    P = np.empty(((L - jlo) * m, n))
+    rows = P.shape[0]
+    if rows * k * n < (1 << 22) or rows < 2:
+        np.matmul(A, V, out=P)
+        return P
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="fpsem-gemm"))
+    h = rows // 2
+    fut = _POOL[0].submit(np.matmul, A[h:], V, out=P[h:])
+    np.matmul(A[:h], V, out=P[:h])
+    fut.result()
+    return P
+
+
+def _ozaki_cols(A4, nonzero, e_row, rad_a, frac_bits, w, chunk, bits, T, D):
     """`_ozaki_dot` for one block of columns of w (see there)."""
     B, m, k = rad_a.shape
     n = w.shape[2]
-    L = len(A)
+    L = A4.shape[0]
     depth = frac_bits + 8
     V, E, wrest = _mp.k_split_cols(w, bits, T)
     # value = sum_{j,t} (A_j @ V_t) * 2**(e_row - frac_bits + chunk j) * 2**(E - bits (t+1))
@@ -887,20 +914,20 @@ def _ozaki_cols(A, e_row, rad_a, frac_bits, w, chunk, bits, T, D):
     digits = np.zeros((D, B, m, n), dtype=np.int64)
     dropped = np.zeros((B, m, n))
     for t, Vt in enumerate(V):
-        jmin = None
-        for j in range(L - 1, -1, -1):
-            rel = chunk * (L - 1 - j) + bits * t
-            if rel > depth:
-                jmin = j + 1          # limbs j' < jmin are dropped for this slice
-                break
-            if not A[j].any():
+        # limbs j < jmin lie more than `depth` bits below the top product: dropped
+        jmin = max(0, min(L, L - 1 - (depth - bits * t) // chunk))
+        Ps = _limb_products(A4, jmin, Vt) if B == 1 and jmin < L else None
+        for j in range(L - 1, jmin - 1, -1):
+            if not nonzero[j]:
                 continue
-            P = _mm(A[j], Vt)                           # exact integers, |P| < 2**53
+            # exact integers, |P| < 2**53
+            P = Ps[(j - jmin) * m:(j - jmin + 1) * m] if Ps is not None else _mm(A4[j], Vt)
             sh = chunk * j + bits * (T - 1 - t)
             d, r = divmod(sh, 16)
             # digits d and d + 2 gain P's low 32 bits (< 2**48 after the shift) and its
             # signed high part (< 2**37): at most L*T terms each, far from 2**63
             _mp.k_acc_digits(P.reshape(-1), digits.reshape(D, -1), d, r)
+        Ps = None
         if jmin:
             # sum_{j < jmin} |A_j| 2**(chunk j) < 2**(chunk jmin): bound through the column sums
             colsum = _gemm_up(np.ones((B, 1, k)), np.abs(Vt))          # (B, 1, n)
