@@ -955,6 +955,16 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=Fa
     return env
 
 
+_POOL = []
+
+
+def _pool():
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL.append(ThreadPoolExecutor(2, thread_name_prefix="fpsem-stats"))
+    return _POOL[0]
+
+
 def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, forward_kw, timings, notes):
     refs = ref.refs
     stats, hashes = {}, {}
@@ -966,25 +976,31 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
     outs = {}
     want_first = len(Ds) > 1
 
-    def finish(label, D, name, f, ap, h):
+    def stat(label, D, name, f, ap, h):
         r = refs.get(name)
-        if r is None:
-            notes.append(f"{label}: node {name} not recorded by the reference; skipped")
-            return
-        stats[label][name] = node_stats(name, ref.index[name], D, f, r, ref.R.label, ap, hash=h)
+        return None if r is None else node_stats(name, ref.index[name], D, f, r, ref.R.label, ap, hash=h)
 
     def drain(all_=False):
         # every node whose reference is there (in order: a domain's nodes arrive in the
         # reference's order, so each domain's statistics stay in node order)
-        if pending and (all_ or any(p[2] in refs for p in pending)):
-            left = collections.deque()
-            while pending:
-                p = pending.popleft()
-                if all_ or p[2] in refs:
-                    finish(*p)
-                else:
-                    left.append(p)
-            pending.extend(left)
+        if not (pending and (all_ or any(p[2] in refs for p in pending))):
+            return
+        ready, left = [], collections.deque()
+        while pending:
+            p = pending.popleft()
+            (ready if all_ or p[2] in refs else left).append(p)
+        pending.extend(left)
+        if all_ and len(ready) > 1 and ref.thread is not None:
+            # the last nodes (the largest: logits) of every domain at once: the
+            # reference's thread is done, numpy's big passes release the GIL
+            res = list(_pool().map(lambda p: stat(*p), ready))
+        else:
+            res = [stat(*p) for p in ready]
+        for p, st in zip(ready, res):
+            if st is None:
+                notes.append(f"{p[0]}: node {p[2]} not recorded by the reference; skipped")
+            else:
+                stats[p[0]][p[2]] = st
 
     for di, D in enumerate(Ds):
         RD = Running(D) if apriori else None
@@ -1073,15 +1089,18 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
     dec_float = {}
     if dnode is not None:
         r = refs[dnode]
-        for D in Ds:
+
+        def dec(D):
             f = held.get((D.label, dnode))
             if f is None and held.get(D.label, (None,))[0] == dnode:
                 f = held[D.label][1]
             if f is None or np.shape(f) != r.shape:
-                continue
+                return None
             f = np.asarray(f, dtype=np.float64)
             lo, hi = _float_bounds(f, r) if r.rigorous else (f, f)
-            dec_float[D.label] = tuple(_rows(v, spec.decision_axis) for v in (lo, hi, f))
+            return tuple(_rows(v, spec.decision_axis) for v in (lo, hi, f))
+        got = list(_pool().map(dec, Ds)) if ref.thread is not None and len(Ds) > 1 else [dec(D) for D in Ds]
+        dec_float = {D.label: g for D, g in zip(Ds, got) if g is not None}
     # the reference first, as before the runs were concurrent
     timings = {R.label: timings.pop(R.label), **timings}
     ref_kept = {n: (refs[n].lo, refs[n].hi) for n in keep if n in refs}

@@ -118,6 +118,8 @@ def main(argv=None):
     (argv None) it ends the process itself."""
     from .interrupts import install, received
     restore = install()
+    if argv is None:
+        _tune_malloc()
     code = 1
     try:
         _main(argv)
@@ -146,6 +148,29 @@ def main(argv=None):
         except (OSError, ValueError):
             pass
     os._exit(code)
+
+
+def _tune_malloc():
+    """glibc: serve allocations up to 32 MB from the heap and keep freed memory, as
+    MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_/MALLOC_TOP_PAD_ would (unless the
+    user set one of those). By default every array over about 128 KB is a fresh
+    mmap, and the kernel zeroes its pages again on every use: the GPT-2 small
+    envelope spent 9 s of system time there (27.6 s wall instead of 29-31 s on
+    2 cores, peak memory 3.3 -> 3.5 GB). The process is the CLI's own, so only
+    it is changed; elsewhere (no glibc) nothing happens."""
+    import ctypes
+    import os
+    if sys.platform != "linux" or any(k.startswith("MALLOC_") for k in os.environ):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+    mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    mallopt(M_TOP_PAD, 64 << 20)
 
 
 def _main(argv):

@@ -119,6 +119,24 @@ def _run_one(model, D, inputs, bar, want_cache):
     return out, cache, time.perf_counter() - t0
 
 
+def _preload(*modules):
+    """Import `modules` on a second thread while this one makes the model's weights
+    (numba kernels read from the cache, ml_dtypes' dtype registration: about 1 s
+    of a GPT-2 small run, overlapped with the weights' random numbers, which
+    release the GIL). An import that fails there fails again, with its message,
+    where the module is used."""
+    import importlib
+    import threading
+
+    def load():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:   # reported by the real import later
+                pass
+    threading.Thread(target=load, name="fpsem-preload", daemon=True).start()
+
+
 def _bridge_envelope():
     """fpsem.envelope if fpsem.bridges provides one in this build, else None."""
     try:
@@ -273,6 +291,8 @@ def run_cmd(model_name, config, weights, seed, domain_spec, rounding, ftz, daz, 
         if config is not None:
             raise FpsemError("--config is for zoo models; an ONNX file has its own graph")
         config = onnx_semantics or "body"
+    if reference.strip().lower() != "none":
+        _preload("fpsem.bridges.envelope", "ml_dtypes")
     model = get_model(model_name, config=config, weights=weights, seed=seed)
     is_lm = model.name == "gpt2"
     is_bert = model.name == "bert"
