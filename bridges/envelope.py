@@ -832,7 +832,8 @@ def _extrapolate(losses, gmax, done, n_steps):
 
 
 def _sampled_mid_rad(D, x, sample):
-    """Float64 midpoints and radii of up to `sample` evenly spaced elements."""
+    """Float64 midpoints and the balls' own radii (not those of their float64 views,
+    which are at least 2^-53 of the midpoint) of up to `sample` evenly spaced elements."""
     v = D._parts(raw(x))[0]
     flat = v.reshape(-1)
     if flat.size == 0:
@@ -840,8 +841,8 @@ def _sampled_mid_rad(D, x, sample):
     if flat.size > sample:
         flat = flat[np.linspace(0, flat.size - 1, sample).astype(np.int64)]
     from fpsem.domains.ball import Ball
-    m, r = D.mid_rad(Ball(np.ascontiguousarray(flat)))
-    return m, r
+    b = Ball(np.ascontiguousarray(flat))
+    return D.mid_rad(b)[0], D.radius(b)
 
 
 #: run the reference on a second thread while the float domains run on the caller's

@@ -449,7 +449,9 @@ class _IEEEDomain(Domain):
         if not self._kw["daz"]:
             # without DAZ every value but NaN widens to itself, and numpy's (ml_dtypes')
             # cast is that exact widening; NaN payloads follow the preset: the emulator
-            w = np.asarray(x).astype(np.float32)
+            # C order: the dot kernels read contiguous operands (a transposed weight,
+            # the LM head, would be copied a second time)
+            w = np.asarray(x).astype(np.float32, order="C")
             if not np.isnan(w).any():
                 return w
         return self._as64(x).astype(np.float32)
