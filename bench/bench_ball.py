@@ -2,6 +2,7 @@
 block, and the time of each run against the float32 forward of the same run.
 
     python bench/bench_ball.py                     # GPT-2 small, 64 tokens (issue target: <= 30 s)
+    python bench/bench_ball.py --one-thread        # and against the one-thread envelope
     python bench/bench_ball.py --config tiny --tokens 8
 
 Ratios only; nothing is asserted."""
@@ -22,6 +23,9 @@ def main():
     ap.add_argument("--config", default="small")
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--domains", default="ieee32,float32,bf16")
+    ap.add_argument("--one-thread", action="store_true",
+                    help="also run the envelope with the reference on the caller's thread "
+                         "(bridges.envelope.CONCURRENT off) and print the ratio")
     a = ap.parse_args()
     m = get_model("gpt2", config=a.config)
     ids = builtin_ids(ByteTokenizer(), a.tokens, m.config)
@@ -37,6 +41,16 @@ def main():
         print(f"  {k:28s} {v:8.2f} s  ({v / t_f32:8.1f}x float32 forward {t_f32:.3f} s)")
     print(f"  whole envelope {wall:.2f} s ({wall / t_f32:.1f}x float32); peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20:.2f} GB")
+    if a.one_thread:
+        import importlib
+        E = importlib.import_module("fpsem.bridges.envelope")
+        E.CONCURRENT = False
+        t = time.perf_counter()
+        fpsem.envelope(m, (ids,), domain=a.domains.split(","), compare=[])
+        serial = time.perf_counter() - t
+        E.CONCURRENT = True
+        print(f"  the same, reference on the caller's thread: {serial:.2f} s "
+              f"(concurrent run {serial / wall:.2f}x faster)")
     blocks = {}
     for s in env.stats():
         b = s.name.split(".")[0] + ("." + s.name.split(".")[1] if s.name.startswith("h.") else "")
