@@ -972,8 +972,9 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
     tensors = {}
     first_vals = {}   # compact values of the first float domain, for divergence detail
     divergences = []
-    held = {}         # (label, name) -> float values kept for the decision
-    pending = collections.deque()   # (label, name, f, ap, hash): waiting for the reference's node
+    held = {}         # label -> (last node, values); (label, node) -> values: for the decision
+    names_of = {}     # label -> the domain's node names
+    pending = collections.deque()   # (label, D, name, f, ap, hash): waiting for the reference's node
     outs = {}
     want_first = len(Ds) > 1
 
@@ -1061,7 +1062,7 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
                 outs[label], names_d, timings[label] = record(spec, D, on_node, progress, forward_kw)
         if probe[0] is not None and probe[0].errors:
             notes.append(f"{label}: a-priori probe skipped some dots: {probe[0].errors[0]}")
-        held[(label, "names")] = names_d
+        names_of[label] = names_d
         for dv in divs:
             if dv.node is None:
                 dv.note = "bit-identical at every node"
@@ -1075,7 +1076,7 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
         raise FpsemError(f"model {spec.name} tapped no nodes and returned no domain value")
     drain(all_=True)
     for D in Ds:
-        names_d = held.get((D.label, "names"), [])
+        names_d = names_of.get(D.label, [])
         if names_d != nodes:
             missing = [n for n in nodes if n not in names_d]
             notes.append(f"{D.label}: node sequence differs from the reference's"

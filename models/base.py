@@ -3,7 +3,8 @@
 A model holds its parameters as read-only float32 numpy arrays (`params`, the
 exact values every domain starts from: `D.asarray` takes floats exactly, so the
 float32 values are the model; domains hold read-only data without copying it, so
-change a weight by assigning a new array to `params[name]`) and runs `forward(D, *inputs)` with `fpsem.ops` only.
+change a weight by assigning a new array to `params[name]`) and runs
+`forward(D, *inputs)` with `fpsem.ops` only.
 Nodes worth comparing across domains are marked with `fpsem.trace.tap` inside
 `fpsem.trace.scope` blocks; `fpsem.trace.step` is called once per block so a
 progress bar can advance.
