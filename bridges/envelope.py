@@ -865,7 +865,7 @@ class _RefRun:
         self.progress, self.forward_kw = progress, forward_kw
         self.refs, self.index = {}, {}
         self.R = self.out = self.nodes = self.seconds = self.error = None
-        self.stop = self.done = False
+        self.stop = False
         self.thread = None
 
     def _on_ref(self, name, x):
@@ -882,8 +882,6 @@ class _RefRun:
                                                         self.forward_kw)
         except BaseException as e:   # handed to the caller by wait()
             self.error = e
-        finally:
-            self.done = True
 
     def start(self, concurrent):
         if concurrent:
@@ -956,16 +954,6 @@ def _run_once(spec, Ds, R, *, keep, apriori, decision, progress, keep_outputs=Fa
     return env
 
 
-_POOL = []
-
-
-def _pool():
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-        _POOL.append(ThreadPoolExecutor(2, thread_name_prefix="fpsem-stats"))
-    return _POOL[0]
-
-
 def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, forward_kw, timings, notes):
     refs = ref.refs
     stats, hashes = {}, {}
@@ -995,7 +983,7 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
         if all_ and len(ready) > 1 and ref.thread is not None:
             # the last nodes (the largest: logits) of every domain at once: the
             # reference's thread is done, numpy's big passes release the GIL
-            res = list(_pool().map(lambda p: stat(*p), ready))
+            res = list(_threads.pool().map(lambda p: stat(*p), ready))
         else:
             res = [stat(*p) for p in ready]
         for p, st in zip(ready, res):
@@ -1033,9 +1021,10 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
             held[label] = (name, f)                       # the last node, for decision="auto"
             if name == decision or name == "logits":
                 held[(label, name)] = f
-            pending.append((label, D, name, _compact(f, D), ap, h))
+            fc = _compact(f, D)
+            pending.append((label, D, name, fc, ap, h))
             if want_first and di == 0:
-                first_vals[name] = _compact(f, D)
+                first_vals[name] = fc
             elif di > 0:
                 dv = divs[0]
                 if hashes[Ds[0].label].get(name) != h:
@@ -1101,7 +1090,7 @@ def _floats_against(spec, Ds, ref, keep, keep_all, apriori, decision, progress, 
             f = np.asarray(f, dtype=np.float64)
             lo, hi = _float_bounds(f, r) if r.rigorous else (f, f)
             return tuple(_rows(v, spec.decision_axis) for v in (lo, hi, f))
-        got = list(_pool().map(dec, Ds)) if ref.thread is not None and len(Ds) > 1 else [dec(D) for D in Ds]
+        got = list(_threads.pool().map(dec, Ds)) if ref.thread is not None and len(Ds) > 1 else [dec(D) for D in Ds]
         dec_float = {D.label: g for D, g in zip(Ds, got) if g is not None}
     # the reference first, as before the runs were concurrent
     timings = {R.label: timings.pop(R.label), **timings}

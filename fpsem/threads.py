@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 
 _TPC = []
+_POOL = []
 
 
 def blas_one_thread():
@@ -24,3 +25,14 @@ def blas_one_thread():
         except ImportError:      # pragma: no cover - a declared dependency
             _TPC.append(None)
     return contextlib.nullcontext() if _TPC[0] is None else _TPC[0].limit(limits=1, user_api="blas")
+
+
+def pool():
+    """fpsem's two helper threads (a concurrent.futures executor made on first use):
+    the ball's exact products hand one of them half of each product, an envelope
+    takes its last nodes' statistics on both. Their work releases the GIL (BLAS,
+    numpy's large passes)."""
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL.append(ThreadPoolExecutor(2, thread_name_prefix="fpsem-pool"))
+    return _POOL[0]

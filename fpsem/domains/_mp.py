@@ -240,6 +240,16 @@ def _place(buf, Mx, i, pos):
             buf[q + 1] += v >> (32 - sh)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _zero_row(M, e, s, r, io, rad):
+    """Row io of (M, e, s, r) := [0 +/- rad] (rad rounded up)."""
+    for j in range(M.shape[1]):
+        M[io, j] = 0
+    e[io] = 0
+    s[io] = 0
+    r[io] = _up(rad)
+
+
 @njit(nogil=True, cache=True)
 def _add_into(Ma, ea, sa, ra, ia, Mb, eb, sb, rb, ib, negb, M, e, s, r, io, bx, by, w):
     """Row io of (M, e, s, r) := a[ia] + b[ib] (or a[ia] - b[ib] when negb)."""
@@ -251,11 +261,7 @@ def _add_into(Ma, ea, sa, ra, ia, Mb, eb, sb, rb, ib, negb, M, e, s, r, io, bx, 
     az = Ma[ia, Da - 1] == 0
     bz = Mb[ib, Db - 1] == 0
     if az and bz:
-        for j in range(Dout):
-            M[io, j] = 0
-        e[io] = 0
-        s[io] = 0
-        r[io] = _up(rad)
+        _zero_row(M, e, s, r, io, rad)
         return
     # x: the operand with the higher top bit
     ta = ea[ia] + 32 * Da
@@ -302,11 +308,7 @@ def _add_into(Ma, ea, sa, ra, ia, Mb, eb, sb, rb, ib, negb, M, e, s, r, io, bx, 
                 cmp = 1 if bx[j] > by[j] else -1
                 break
         if cmp == 0:
-            for j in range(Dout):
-                M[io, j] = 0
-            e[io] = 0
-            s[io] = 0
-            r[io] = _up(rad)
+            _zero_row(M, e, s, r, io, rad)
             return
         bor = 0
         for j in range(Wn):

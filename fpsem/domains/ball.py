@@ -59,7 +59,7 @@ import numpy as np
 from .. import fpenv
 from ..domain import Accuracy, Domain, to_fraction_scalar
 from ..errors import FpsemError, NotRepresentable, UnsupportedOp, UnsupportedOption
-from ..threads import blas_one_thread
+from ..threads import blas_one_thread, pool
 from . import _mp
 from ._tri import Tri
 
@@ -875,9 +875,6 @@ def _slice_plan(w, k, frac_bits, depth):
     return best[1:]
 
 
-_POOL = []
-
-
 def _limb_products(A4, jlo, Vt):
     """A4[j] @ Vt for the limbs j in [jlo, L) of one weight column block (B == 1), as
     one (L - jlo) m x n array: the limbs stacked into one matrix, its rows split
@@ -892,11 +889,8 @@ def _limb_products(A4, jlo, Vt):
     if rows * k * n < (1 << 22) or rows < 2:
         np.matmul(A, V, out=P)
         return P
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="fpsem-gemm"))
     h = rows // 2
-    fut = _POOL[0].submit(np.matmul, A[h:], V, out=P[h:])
+    fut = pool().submit(np.matmul, A[h:], V, out=P[h:])
     np.matmul(A[:h], V, out=P[:h])
     fut.result()
     return P
